@@ -1,0 +1,109 @@
+"""The ``forecast`` command line: one subcommand per job of the user."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from pipelines import DataError, load_catalog
+
+DEFAULT_OUT = Path("data/prepared")
+
+
+def _add_catalog(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--catalog",
+        type=Path,
+        default=None,
+        help="catalog file naming the datasets (default: data_catalog.yaml at the repository root)",
+    )
+
+
+def _prepare(args: argparse.Namespace) -> int:
+    from pipelines.prepare import prepare_entry
+
+    catalog = load_catalog(args.catalog)
+    for name in args.entries:
+        catalog[name]  # fail on a bad name before doing any work
+    for name in args.entries:
+        start = time.perf_counter()
+        path = prepare_entry(
+            name,
+            catalog,
+            args.out,
+            grid=args.grid,
+            overwrite=args.overwrite,
+            progress=not args.quiet,
+        )
+        print(f"{name}: {path} ({time.perf_counter() - start:.1f} s)")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="forecast",
+        description=(
+            "Probabilistic weather-forecast ensemble emulator. Prepare data from the catalog, "
+            "train generative models, generate ensembles, score them."
+        ),
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log what is being done")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    prepare = commands.add_parser(
+        "prepare",
+        help="raw grids -> aligned, normalised zarr stores",
+        description=(
+            "Read catalog entries (zarr, netCDF, GRIB), bring them to the project's conventions "
+            "(lat ascending, lon 0..360, short variable names, standard units), regrid, align "
+            "ensemble forecasts with their reanalysis at valid time, compute the day-of-year "
+            "climatology and normalisation statistics, and write one zarr v3 store per entry: "
+            "OUT/ENTRY.zarr. An interrupted run resumes where it stopped when run again; an "
+            "unfinished store is kept at OUT/ENTRY.zarr.partial and never mistaken for a finished one."
+        ),
+    )
+    prepare.add_argument("entries", nargs="+", metavar="ENTRY", help="catalog entry names")
+    _add_catalog(prepare)
+    prepare.add_argument(
+        "--out", type=Path, default=DEFAULT_OUT, help=f"output folder (default: {DEFAULT_OUT})"
+    )
+    prepare.add_argument(
+        "--grid",
+        type=float,
+        default=None,
+        metavar="DEGREES",
+        help="regrid conservatively to a global grid of this spacing (default: the entry's 'grid', else none)",
+    )
+    prepare.add_argument(
+        "--overwrite", action="store_true", help="replace a store made from other inputs"
+    )
+    prepare.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    prepare.set_defaults(handler=_prepare)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return args.handler(args)
+    except DataError as error:
+        print(f"forecast {args.command}: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(
+            f"forecast {args.command}: interrupted; run the same command again to resume",
+            file=sys.stderr,
+        )
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

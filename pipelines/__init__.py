@@ -1,0 +1,11 @@
+"""The data layer: catalog, readers, regridding, alignment, climatology and zarr stores.
+
+Arrows point one way: ``forecast`` may use ``pipelines``; ``pipelines`` never imports
+``forecast``.
+"""
+
+from .catalog import Catalog, Entry, load_catalog
+from .errors import DataError
+from .readers import open_entry
+
+__all__ = ["Catalog", "DataError", "Entry", "load_catalog", "open_entry"]

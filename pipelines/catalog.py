@@ -1,0 +1,194 @@
+"""The data catalog: named datasets read from ``data_catalog.yaml``.
+
+An entry needs only ``role``, ``format`` and ``path``::
+
+    era5:
+      role: reanalysis            # or ensemble_forecast
+      format: zarr                # zarr | netcdf | grib | world
+      path: gs://bucket/era5.zarr # local path, glob, or fsspec URL
+      variables: [z500, t850]     # optional: short names, or {short_name: source_name}
+      levels: [500, 850]          # optional fixed selections
+      members: [0, 1, 2]
+      lead_times: [0h, 24h, 48h]
+      time: {start: 2020-01-01, end: 2020-12-31}
+      truth: era5                 # ensemble forecasts: the reanalysis to verify against
+      options: {...}              # format-specific settings
+
+Relative paths are taken from the catalog file's folder.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import DataError
+
+ROLES = ("reanalysis", "ensemble_forecast")
+FORMATS = ("zarr", "netcdf", "grib", "world")
+_KNOWN_KEYS = {
+    "role",
+    "format",
+    "path",
+    "variables",
+    "levels",
+    "members",
+    "lead_times",
+    "time",
+    "truth",
+    "options",
+    "description",
+    "grid",
+}
+DEFAULT_CATALOG = Path(__file__).resolve().parent.parent / "data_catalog.yaml"
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One named dataset of the catalog, validated."""
+
+    name: str
+    role: str
+    format: str
+    path: str
+    variables: dict[str, str | None] | None = None
+    levels: tuple[float, ...] | None = None
+    members: tuple[int, ...] | None = None
+    lead_times: tuple[str, ...] | None = None
+    time: dict[str, str] | None = None
+    truth: str | None = None
+    grid: float | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+    description: str = ""
+
+    @property
+    def is_remote(self) -> bool:
+        return "://" in self.path
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """All entries of one catalog file."""
+
+    path: Path
+    entries: dict[str, Entry]
+
+    def __getitem__(self, name: str) -> Entry:
+        if name not in self.entries:
+            known = ", ".join(sorted(self.entries)) or "(none)"
+            close = _closest(name, self.entries)
+            hint = f" Did you mean {close!r}?" if close else ""
+            raise DataError(f"no entry named {name!r}; entries are: {known}.{hint}", str(self.path))
+        return self.entries[name]
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.entries
+
+
+def _closest(name: str, choices: dict[str, Any]) -> str | None:
+    import difflib
+
+    found = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.6)
+    return found[0] if found else None
+
+
+def load_catalog(path: str | os.PathLike[str] | None = None) -> Catalog:
+    """Read and validate a catalog file (``data_catalog.yaml`` at the repository root by default)."""
+    catalog_path = Path(path) if path is not None else DEFAULT_CATALOG
+    source = str(catalog_path)
+    if not catalog_path.is_file():
+        raise DataError("catalog file does not exist", source)
+    try:
+        raw = yaml.safe_load(catalog_path.read_text())
+    except yaml.YAMLError as error:
+        raise DataError(f"not valid YAML: {error}", source) from None
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise DataError("a catalog is a mapping from entry names to entries", source)
+    base = catalog_path.resolve().parent
+    entries = {str(name): _parse_entry(str(name), spec, base, source) for name, spec in raw.items()}
+    for entry in entries.values():
+        if entry.truth is not None and entry.truth not in entries:
+            raise DataError(
+                f"entry {entry.name!r} names truth {entry.truth!r}, which is not in the catalog",
+                source,
+            )
+    return Catalog(catalog_path, entries)
+
+
+def _parse_entry(name: str, spec: Any, base: Path, source: str) -> Entry:
+    where = f"{source} [{name}]"
+    if not isinstance(spec, dict):
+        raise DataError("an entry is a mapping with at least role, format and path", where)
+    unknown = set(spec) - _KNOWN_KEYS
+    if unknown:
+        raise DataError(f"unknown keys {sorted(unknown)}; allowed: {sorted(_KNOWN_KEYS)}", where)
+    for key in ("role", "format"):
+        if key not in spec:
+            raise DataError(f"missing {key!r}", where)
+    role, fmt = spec["role"], spec["format"]
+    if role not in ROLES:
+        raise DataError(f"role {role!r} is not one of {ROLES}", where)
+    if fmt not in FORMATS:
+        raise DataError(f"format {fmt!r} is not one of {FORMATS}", where)
+    path = spec.get("path")
+    if path is None and fmt != "world":
+        raise DataError("missing 'path'", where)
+    path = str(path or "")
+    if path and "://" not in path and not os.path.isabs(path):
+        path = str(base / path)
+    return Entry(
+        name=name,
+        role=role,
+        format=fmt,
+        path=path,
+        variables=_parse_variables(spec.get("variables"), where),
+        levels=_tuple_of(spec.get("levels"), float, "levels", where),
+        members=_tuple_of(spec.get("members"), int, "members", where),
+        lead_times=_tuple_of(spec.get("lead_times"), str, "lead_times", where),
+        time=_parse_time(spec.get("time"), where),
+        truth=spec.get("truth"),
+        grid=float(spec["grid"]) if spec.get("grid") is not None else None,
+        options=dict(spec.get("options") or {}),
+        description=str(spec.get("description", "")),
+    )
+
+
+def _parse_variables(value: Any, where: str) -> dict[str, str | None] | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = [value]
+    if isinstance(value, list):
+        return {str(v): None for v in value}
+    if isinstance(value, dict):
+        return {str(k): (None if v is None else str(v)) for k, v in value.items()}
+    raise DataError(
+        "'variables' is a list of short names or a mapping short_name: source_name", where
+    )
+
+
+def _tuple_of(value: Any, kind: type, key: str, where: str) -> tuple | None:
+    if value is None:
+        return None
+    if not isinstance(value, list | tuple):
+        value = [value]
+    try:
+        return tuple(kind(v) for v in value)
+    except (TypeError, ValueError):
+        raise DataError(
+            f"{key!r} must be a list of {kind.__name__} values, got {value!r}", where
+        ) from None
+
+
+def _parse_time(value: Any, where: str) -> dict[str, str] | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict) or not set(value) <= {"start", "end"}:
+        raise DataError("'time' is a mapping with 'start' and/or 'end'", where)
+    return {k: str(v) for k, v in value.items()}

@@ -1,0 +1,48 @@
+"""Regular latitude/longitude grids: cell edges and cell areas."""
+
+from __future__ import annotations
+
+import numpy as np
+import xarray as xr
+
+
+def lat_edges(lat: np.ndarray) -> np.ndarray:
+    """Cell edges (degrees) of ascending latitude centres, half-way between centres.
+
+    The outer edges sit half a spacing beyond the first and last centres, clipped to
+    the poles, so a grid with points on the poles has half-size polar cells.
+    """
+    lat = np.asarray(lat, dtype=float)
+    mid = 0.5 * (lat[1:] + lat[:-1])
+    first = lat[0] - 0.5 * (lat[1] - lat[0])
+    last = lat[-1] + 0.5 * (lat[-1] - lat[-2])
+    return np.clip(np.concatenate([[first], mid, [last]]), -90.0, 90.0)
+
+
+def lon_edges(lon: np.ndarray) -> np.ndarray:
+    """Cell edges (degrees) of evenly spaced, ascending longitude centres."""
+    lon = np.asarray(lon, dtype=float)
+    step = (lon[-1] - lon[0]) / (lon.size - 1)
+    return np.concatenate([lon - 0.5 * step, [lon[-1] + 0.5 * step]])
+
+
+def cell_area_weights(lat: xr.DataArray | np.ndarray) -> xr.DataArray:
+    """Relative cell area per latitude, (sin phi_north - sin phi_south), normalised to mean 1.
+
+    This is the exact area of a latitude band cell on the sphere (per unit longitude
+    width); unlike cos(lat) it gives polar cells their true, non-zero area.
+    """
+    values = np.asarray(lat, dtype=float)
+    edges = np.deg2rad(lat_edges(values))
+    weights = np.diff(np.sin(edges))
+    weights = weights / weights.mean()
+    return xr.DataArray(weights, dims=["lat"], coords={"lat": values}, name="cell_area")
+
+
+def regular_grid(resolution: float) -> tuple[np.ndarray, np.ndarray]:
+    """Centres of a global grid with cells of ``resolution`` degrees (no points on the poles)."""
+    n_lat = round(180.0 / resolution)
+    n_lon = round(360.0 / resolution)
+    lat = -90.0 + resolution * (np.arange(n_lat) + 0.5)
+    lon = resolution * np.arange(n_lon)
+    return lat, lon

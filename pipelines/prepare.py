@@ -1,0 +1,100 @@
+"""``prepare``: a catalog entry -> an aligned, normalised, complete zarr store.
+
+Store layout (zarr v3, one store per entry)::
+
+    <out>/<entry>.zarr/
+        /              the data in physical units: reanalysis (time, [member], lat, lon)
+                       or ensemble forecast (init_time, lead_time, member, lat, lon)
+        /truth         forecasts only: the reanalysis at valid time (init_time, lead_time, lat, lon)
+        /climatology   day-of-year mean and std of the reanalysis (statistic, dayofyear, lat, lon)
+        /stats         area-weighted mean and std per variable (statistic,)
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict
+from pathlib import Path
+
+import xarray as xr
+
+from .align import truth_at_valid_time
+from .catalog import Catalog, Entry
+from .climatology import daily_climatology, normalisation_stats
+from .errors import DataError
+from .grid import regular_grid
+from .readers import open_entry
+from .regrid import regrid_conservative
+from .store import fingerprint, write_store
+
+log = logging.getLogger(__name__)
+STORE_VERSION = 1
+
+
+def _on_grid(ds: xr.Dataset, resolution: float | None) -> xr.Dataset:
+    if resolution is None:
+        return ds
+    lat, lon = regular_grid(resolution)
+    return regrid_conservative(ds, lat, lon)
+
+
+def build(entry: Entry, catalog: Catalog, grid: float | None = None) -> dict[str, xr.Dataset]:
+    """The lazy groups of the prepared store for ``entry`` (see the module docstring)."""
+    resolution = grid if grid is not None else entry.grid
+    data = _on_grid(open_entry(entry), resolution)
+    if entry.role == "reanalysis":
+        reanalysis = data
+        groups = {"": data}
+    else:
+        if entry.truth is None:
+            raise DataError(
+                "an ensemble forecast needs 'truth: <reanalysis entry>' in the catalog to be prepared "
+                "(it supplies the verifying analysis and the climatology)",
+                entry.name,
+            )
+        truth_entry = catalog[entry.truth]
+        if truth_entry.role != "reanalysis":
+            raise DataError(
+                f"truth entry {entry.truth!r} has role {truth_entry.role!r}, not reanalysis",
+                entry.name,
+            )
+        if resolution is None:
+            reanalysis = open_entry(truth_entry)
+            reanalysis = regrid_conservative(reanalysis, data["lat"].values, data["lon"].values)
+        else:
+            reanalysis = _on_grid(open_entry(truth_entry), resolution)
+        groups = {"": data, "truth": truth_at_valid_time(data, reanalysis, source=truth_entry.path)}
+    reanalysis = reanalysis[list(data.data_vars)]
+    groups["climatology"] = daily_climatology(reanalysis, **entry.options.get("climatology", {}))
+    groups["stats"] = normalisation_stats(reanalysis)
+    return groups
+
+
+def prepare_entry(
+    name: str,
+    catalog: Catalog,
+    out_dir: str | Path,
+    *,
+    grid: float | None = None,
+    overwrite: bool = False,
+    progress: bool = True,
+) -> Path:
+    """Prepare one catalog entry into ``out_dir/<name>.zarr``; resume if interrupted."""
+    entry = catalog[name]
+    groups = build(entry, catalog, grid)
+    outer = "time" if entry.role == "reanalysis" else "init_time"
+    inputs = [asdict(entry), grid, STORE_VERSION]
+    if entry.truth is not None:
+        inputs.append(asdict(catalog[entry.truth]))
+    path = Path(out_dir) / f"{name}.zarr"
+    for ds in groups.values():
+        ds.attrs.update({"entry": name, "role": entry.role})
+    return write_store(
+        path,
+        groups,
+        outer=outer,
+        key=fingerprint(*inputs),
+        overwrite=overwrite,
+        progress=progress,
+        description=name,
+    )

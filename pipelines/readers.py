@@ -1,0 +1,270 @@
+"""Open a catalog entry lazily and bring it to the project's conventions.
+
+Every reader returns an :class:`xarray.Dataset` backed by dask with
+
+- dimensions ``time`` (reanalysis) or ``init_time``/``lead_time``/``member``
+  (ensemble forecasts; a reanalysis may also carry ``member``), then ``lat``
+  (ascending) and ``lon`` (0..360, ascending);
+- one variable per field and level, named from :mod:`pipelines.lexicon`
+  (``z500``), in the standard unit, with CF attributes.
+
+Nothing is computed: only coordinates and metadata are read.
+"""
+
+from __future__ import annotations
+
+import glob
+import logging
+import os
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from . import lexicon
+from .catalog import Entry
+from .errors import DataError
+
+log = logging.getLogger(__name__)
+
+_DIM_ALIASES = {
+    "latitude": "lat",
+    "longitude": "lon",
+    "number": "member",
+    "realization": "member",
+    "ensemble": "member",
+    "member_id": "member",
+    "step": "lead_time",
+    "prediction_timedelta": "lead_time",
+    "isobaricInhPa": "level",
+    "pressure_level": "level",
+    "plev": "level",
+    "lev": "level",
+}
+
+Reader = Callable[[Entry], xr.Dataset]
+READERS: dict[str, Reader] = {}
+
+
+def register_reader(fmt: str) -> Callable[[Reader], Reader]:
+    """Register the function that opens entries of one ``format``."""
+
+    def decorate(function: Reader) -> Reader:
+        READERS[fmt] = function
+        return function
+
+    return decorate
+
+
+def open_entry(entry: Entry) -> xr.Dataset:
+    """Open ``entry`` lazily, standardised and validated (see module docstring)."""
+    if entry.format not in READERS:
+        raise DataError(f"no reader for format {entry.format!r}", entry.name)
+    raw = READERS[entry.format](entry)
+    if entry.format == "world":  # the world writes the conventions itself
+        return validate(raw, entry.role, entry.path or entry.name)
+    return standardise(raw, entry)
+
+
+def _local_files(entry: Entry) -> list[str]:
+    if entry.is_remote:
+        return [entry.path]
+    files = sorted(glob.glob(entry.path)) if glob.has_magic(entry.path) else [entry.path]
+    missing = [f for f in files if not os.path.exists(f)]
+    if not files or missing:
+        raise DataError("no such file or directory (check 'path' in the catalog)", entry.path)
+    return files
+
+
+def _opening_error(entry: Entry, error: Exception, what: str) -> DataError:
+    return DataError(f"cannot be read as {what} ({type(error).__name__}: {error})", entry.path)
+
+
+@register_reader("grib")
+def read_grib(entry: Entry) -> xr.Dataset:
+    """GRIB 1/2 through cfgrib; corrupted messages are an error, never silently skipped."""
+    files = _local_files(entry)
+    kwargs = {"indexpath": "", "errors": "raise", **entry.options.get("backend_kwargs", {})}
+    datasets = []
+    for path in files:
+        try:
+            datasets.append(
+                xr.open_dataset(path, engine="cfgrib", backend_kwargs=kwargs, chunks={})
+            )
+        except Exception as error:
+            raise DataError(
+                f"cannot be read as GRIB ({type(error).__name__}: {error})", path
+            ) from None
+    return datasets[0] if len(datasets) == 1 else _combine(datasets, entry)
+
+
+@register_reader("netcdf")
+def read_netcdf(entry: Entry) -> xr.Dataset:
+    files = _local_files(entry)
+    datasets = []
+    for path in files:
+        try:
+            datasets.append(
+                xr.open_dataset(path, chunks={}, **entry.options.get("open_kwargs", {}))
+            )
+        except Exception as error:
+            raise DataError(
+                f"cannot be read as netCDF ({type(error).__name__}: {error})", path
+            ) from None
+    return datasets[0] if len(datasets) == 1 else _combine(datasets, entry)
+
+
+@register_reader("zarr")
+def read_zarr(entry: Entry) -> xr.Dataset:
+    _local_files(entry)
+    try:
+        return xr.open_zarr(entry.path, chunks={}, **entry.options.get("open_kwargs", {}))
+    except Exception as error:
+        raise _opening_error(entry, error, "zarr") from None
+
+
+def _combine(datasets: list[xr.Dataset], entry: Entry) -> xr.Dataset:
+    try:
+        return xr.combine_by_coords(datasets, combine_attrs="drop_conflicts")
+    except Exception as error:
+        raise DataError(f"the files do not combine into one dataset: {error}", entry.path) from None
+
+
+def standardise(ds: xr.Dataset, entry: Entry) -> xr.Dataset:
+    """Rename, select, split levels, convert units and sort; then validate."""
+    source = entry.path
+    ds = ds.rename({name: new for name, new in _DIM_ALIASES.items() if name in ds.variables})
+    ds = _time_axes(ds, entry.role, source)
+    ds = _select(ds, entry, source)
+    ds = _split_levels_and_rename(ds, entry, source)
+    ds = _normalise_grid(ds, source)
+    if entry.role == "ensemble_forecast" and "member" not in ds.dims:
+        ds = ds.expand_dims(member=[0])
+    order = ("time", "init_time", "lead_time", "member", "lat", "lon")
+    ds = ds.transpose(*[d for d in order if d in ds.dims])
+    ds.attrs = {"source": source, "entry": entry.name, "role": entry.role}
+    return validate(ds, entry.role, source)
+
+
+def _time_axes(ds: xr.Dataset, role: str, source: str) -> xr.Dataset:
+    drop = [c for c in ("valid_time", "surface", "heightAboveGround", "meanSea") if c in ds.coords]
+    ds = ds.drop_vars(drop)
+    if role == "ensemble_forecast":
+        if "time" in ds.coords and "init_time" not in ds.coords:
+            ds = ds.rename(time="init_time")
+        for name in ("init_time", "lead_time"):
+            if name in ds.coords and name not in ds.dims:
+                ds = ds.expand_dims(name)
+    else:
+        if "lead_time" in ds.coords and "lead_time" not in ds.dims:
+            lead = ds["lead_time"].values
+            if lead != np.timedelta64(0, "ns"):
+                ds = ds.assign_coords(time=ds["time"] + lead)
+            ds = ds.drop_vars("lead_time")
+        if "time" in ds.coords and "time" not in ds.dims:
+            ds = ds.expand_dims("time")
+    return ds
+
+
+def _select(ds: xr.Dataset, entry: Entry, source: str) -> xr.Dataset:
+    try:
+        if entry.levels is not None:
+            if "level" not in ds.dims:
+                raise DataError("'levels' is set but the data have no level dimension", source)
+            ds = ds.sel(level=list(entry.levels))
+        if entry.members is not None:
+            ds = ds.sel(member=list(entry.members))
+        if entry.lead_times is not None:
+            ds = ds.sel(lead_time=pd.to_timedelta(list(entry.lead_times)).values)
+        if entry.time is not None:
+            axis = "time" if "time" in ds.dims else "init_time"
+            ds = ds.sel({axis: slice(entry.time.get("start"), entry.time.get("end"))})
+    except KeyError as error:
+        raise DataError(f"a selection in the catalog is not in the data: {error}", source) from None
+    return ds
+
+
+def _split_levels_and_rename(ds: xr.Dataset, entry: Entry, source: str) -> xr.Dataset:
+    explicit = {}
+    for short, source_name in (entry.variables or {}).items():
+        if source_name is not None:
+            quantity, _ = lexicon.split_short_name(short)
+            explicit[source_name] = quantity
+    out: dict[str, xr.DataArray] = {}
+    for name, da in ds.data_vars.items():
+        quantity = explicit.get(str(name)) or lexicon.quantity_for(str(name))
+        if quantity is None:
+            log.info("%s: skipping variable %r, which the lexicon does not know", source, name)
+            continue
+        scale, offset = lexicon.conversion_to_standard(
+            quantity, da.attrs.get("units"), f"{source} ({name})"
+        )
+        if scale != 1.0 or offset != 0.0:
+            da = da * scale + offset
+        if "level" in da.dims:
+            for level in da["level"].values:
+                out[lexicon.short_name(quantity, level)] = da.sel(level=level, drop=True)
+        else:
+            level = da["level"].item() if "level" in da.coords else None
+            out[lexicon.short_name(quantity, level)] = da.drop_vars("level", errors="ignore")
+    if entry.variables is not None:
+        missing = [short for short in entry.variables if short not in out]
+        if missing:
+            raise DataError(
+                f"variables {missing} not found; the file provides {sorted(out) or 'none the lexicon knows'}",
+                source,
+            )
+        out = {short: out[short] for short in entry.variables}
+    if not out:
+        raise DataError(
+            f"no variable the lexicon knows (found {sorted(map(str, ds.data_vars))}); "
+            "map them with 'variables: {short_name: source_name}' in the catalog",
+            source,
+        )
+    result = xr.Dataset({k: v.rename(k) for k, v in out.items()})
+    for short in result.data_vars:
+        result[short].attrs = lexicon.cf_attrs(str(short))
+    return result.drop_vars([c for c in result.coords if c == "level"], errors="ignore")
+
+
+def _normalise_grid(ds: xr.Dataset, source: str) -> xr.Dataset:
+    for name in ("lat", "lon"):
+        if name not in ds.coords:
+            raise DataError(
+                f"no {name!r} coordinate (looked for {name}/latitude/longitude)", source
+            )
+    lon = np.mod(ds["lon"].values.astype(float), 360.0)
+    ds = ds.assign_coords(lon=("lon", lon, {"units": "degrees_east", "long_name": "longitude"}))
+    ds = ds.sortby(["lat", "lon"])
+    ds["lat"].attrs = {"units": "degrees_north", "long_name": "latitude"}
+    return ds
+
+
+def validate(ds: xr.Dataset, role: str, source: str) -> xr.Dataset:
+    """Check dimensions, coordinates and grid; raise one clear :class:`DataError` if wrong."""
+    required = ("time",) if role == "reanalysis" else ("init_time", "lead_time", "member")
+    for name in (*required, "lat", "lon"):
+        if name not in ds.dims:
+            raise DataError(
+                f"a {role} needs a {name!r} dimension; found dimensions {dict(ds.sizes)}", source
+            )
+    lat, lon = ds["lat"].values, ds["lon"].values
+    if lat.size < 2 or lon.size < 2:
+        raise DataError(f"grid too small ({lat.size} x {lon.size})", source)
+    if np.any(np.abs(lat) > 90):
+        raise DataError(f"latitudes outside [-90, 90] (min {lat.min()}, max {lat.max()})", source)
+    for name, values in (("lat", lat), ("lon", lon)):
+        if np.any(np.diff(values) <= 0):
+            raise DataError(f"{name} has repeated values", source)
+    steps = np.diff(lon)
+    if not np.allclose(steps, steps[0], rtol=1e-4):
+        raise DataError("longitudes are not evenly spaced; regrid the source first", source)
+    for name in ("time", "init_time", "lead_time", "member"):
+        if name in ds.dims and ds.indexes[name].has_duplicates:
+            duplicated = ds.indexes[name][ds.indexes[name].duplicated()][:3].tolist()
+            raise DataError(f"duplicate {name} values, e.g. {duplicated}", source)
+    for name, da in ds.data_vars.items():
+        if not set(ds[name].dims) >= {"lat", "lon"}:
+            raise DataError(f"variable {name!r} has dimensions {da.dims}, lacking lat/lon", source)
+    return ds

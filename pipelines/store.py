@@ -1,0 +1,264 @@
+"""Zarr v3 stores that are either complete or visibly not.
+
+A store is written to ``<path>.partial`` and renamed to ``<path>`` only when every
+block has been written, so a store at its final path is always complete. Blocks
+are whole chunks along one outer dimension (``time`` or ``init_time``); after each
+block the set of finished blocks is recorded (atomically) in
+``<path>.partial.progress.json``. A writer killed at any moment and started
+again with the same inputs (the same *fingerprint*) skips the finished blocks;
+a block written but not yet recorded is simply written again, identically.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xarray as xr
+import zarr
+from tqdm.auto import tqdm
+
+from .errors import DataError
+
+COMPLETE_ATTR = "forecast_store_complete"
+FINGERPRINT_ATTR = "forecast_store_fingerprint"
+DEFAULT_CHUNK_BYTES = 4 * 2**20
+
+
+def fingerprint(*parts: Any) -> str:
+    """A short stable hash of JSON-serialisable inputs."""
+    text = json.dumps(parts, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def choose_chunks(
+    sizes: dict[str, int], itemsize: int, outer: str, target_bytes: int | None = None
+) -> dict[str, int]:
+    """Whole fields in space; members, then lead times, then the outer dimension grow
+    (from 1) while a chunk stays under ``target_bytes``.
+
+    Reading one sample (a time, or an init/lead pair with all its members) then
+    touches one or a few files, and small grids do not make millions of tiny files.
+    """
+    target_bytes = target_bytes or DEFAULT_CHUNK_BYTES
+    chunks = {dim: (size if dim in ("lat", "lon") else 1) for dim, size in sizes.items()}
+    for dim in ("member", "lead_time", outer):
+        if dim not in sizes:
+            continue
+        others = int(np.prod([c for d, c in chunks.items() if d != dim])) * itemsize
+        chunks[dim] = int(max(1, min(sizes[dim], target_bytes // max(others, 1))))
+    return chunks
+
+
+def _partial(path: Path) -> Path:
+    return path.with_name(path.name + ".partial")
+
+
+def _progress_file(path: Path) -> Path:
+    return path.with_name(path.name + ".partial.progress.json")
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        return json.loads(path.read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return {}
+
+
+def _write_json_atomic(path: Path, content: dict[str, Any]) -> None:
+    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
+    tmp.write_text(json.dumps(content))
+    os.replace(tmp, path)
+
+
+def is_complete(path: str | os.PathLike[str]) -> bool:
+    """True when ``path`` is a finished store written by :func:`write_store`."""
+    try:
+        group = zarr.open_group(str(path), mode="r")
+    except Exception:
+        return False
+    return bool(group.attrs.get(COMPLETE_ATTR, False))
+
+
+def open_complete(path: str | os.PathLike[str], group: str | None = None) -> xr.Dataset:
+    """Open a finished store (or one of its groups); refuse an unfinished one clearly."""
+    path = Path(path)
+    if not path.exists():
+        hint = (
+            " (an interrupted write: run the same command again to finish it)"
+            if _partial(path).exists()
+            else ""
+        )
+        raise DataError(f"no such store{hint}", str(path))
+    if not is_complete(path):
+        raise DataError(
+            "not a complete store written by forecast (no completion record)", str(path)
+        )
+    return xr.open_zarr(path, group=group, chunks={}, consolidated=False)
+
+
+@contextmanager
+def _writable(path: Path) -> Iterator[None]:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        yield
+    except PermissionError as error:
+        raise DataError(f"cannot write here ({error.strerror})", str(path)) from None
+    except OSError as error:
+        raise DataError(
+            f"write failed ({error.strerror or error}); fix and run again to resume", str(path)
+        ) from None
+
+
+def write_store(
+    path: str | os.PathLike[str],
+    groups: dict[str, xr.Dataset | Callable[[], xr.Dataset]],
+    *,
+    outer: str,
+    key: str,
+    overwrite: bool = False,
+    progress: bool = True,
+    description: str = "writing",
+) -> Path:
+    """Write datasets as groups of one zarr store ("" is the root), resumably.
+
+    Parameters
+    ----------
+    path
+        Final store path. Nothing appears there until the write is complete.
+    groups
+        Group name -> dataset (lazy), or a function returning it (called only if the
+        group is not yet written, e.g. to skip recomputing a climatology on resume).
+        Datasets with the ``outer`` dimension are written block by block; the others whole.
+    outer
+        The dimension along which blocks are written and progress is recorded.
+    key
+        Fingerprint of the inputs; a partial store with another key is discarded.
+    overwrite
+        Replace an existing complete store whose key differs; with the same key the
+        existing store is kept as it is.
+    """
+    path = Path(path)
+    partial, progress_file = _partial(path), _progress_file(path)
+    with _writable(path):
+        if path.exists():
+            if (
+                is_complete(path)
+                and zarr.open_group(str(path), mode="r").attrs.get(FINGERPRINT_ATTR) == key
+            ):
+                return path
+            if not overwrite:
+                raise DataError(
+                    "exists and was made from other inputs; pass --overwrite to replace it",
+                    str(path),
+                )
+        record = _read_json(progress_file)
+        if record.get("key") != key or not partial.exists():
+            shutil.rmtree(partial, ignore_errors=True)
+            record = {"key": key, "groups": {}}
+            _write_json_atomic(progress_file, record)
+        for name, dataset in groups.items():
+            state = record["groups"].setdefault(name, {"template": False, "done": []})
+            if state["template"] and outer not in _dims_of_template(partial, name):
+                continue  # a whole (small) group, already written
+            ds = dataset() if callable(dataset) else dataset
+            if not state["template"]:
+                _write_template(ds, partial, name, outer)
+                state["template"] = True
+                _write_json_atomic(progress_file, record)
+            if outer in ds.dims:
+                _write_blocks(
+                    ds, partial, name, outer, record, state, progress_file, progress, description
+                )
+        root = zarr.open_group(str(partial), mode="r+")
+        root.attrs.update({COMPLETE_ATTR: True, FINGERPRINT_ATTR: key})
+        if path.exists():
+            shutil.rmtree(path)
+        os.replace(partial, path)
+        progress_file.unlink(missing_ok=True)
+    return path
+
+
+def _dims_of_template(partial: Path, group: str) -> set[str]:
+    ds = xr.open_zarr(partial, group=group or None, consolidated=False)
+    return set(ds.dims)
+
+
+def _zarr_group(group: str) -> str | None:
+    return group or None
+
+
+def _write_template(ds: xr.Dataset, partial: Path, group: str, outer: str) -> None:
+    """Write metadata and coordinates; with the outer dimension, the data come later by block."""
+    mode = "a" if partial.exists() else "w-"
+    if outer not in ds.dims:
+        ds.load().to_zarr(
+            partial, group=_zarr_group(group), mode=mode, consolidated=False, zarr_format=3
+        )
+        return
+    chunks = {}
+    for name, variable in ds.data_vars.items():
+        chosen = choose_chunks(dict(variable.sizes), variable.dtype.itemsize, outer)
+        chunks[name] = tuple(chosen[d] for d in variable.dims)
+    encoding = {name: {"chunks": c} for name, c in chunks.items()}
+    for variable in ds.data_vars.values():
+        variable.encoding.pop("chunks", None)
+        variable.encoding.pop("preferred_chunks", None)
+    template = ds.chunk({d: -1 for d in ds.dims})
+    template.to_zarr(
+        partial,
+        group=_zarr_group(group),
+        mode=mode,
+        compute=False,
+        consolidated=False,
+        zarr_format=3,
+        encoding=encoding,
+        safe_chunks=False,
+    )
+
+
+def _block_size(partial: Path, group: str, outer: str) -> int:
+    ds = xr.open_zarr(partial, group=_zarr_group(group), consolidated=False)
+    sizes = [
+        v.encoding["chunks"][v.dims.index(outer)] for v in ds.data_vars.values() if outer in v.dims
+    ]
+    return min(sizes) if sizes else ds.sizes[outer]
+
+
+def _write_blocks(
+    ds: xr.Dataset,
+    partial: Path,
+    group: str,
+    outer: str,
+    record: dict[str, Any],
+    state: dict[str, Any],
+    progress_file: Path,
+    progress: bool,
+    description: str,
+) -> None:
+    block = _block_size(partial, group, outer)
+    starts = range(0, ds.sizes[outer], block)
+    done = set(state["done"])
+    todo = [s for s in starts if s not in done]
+    blockwise = ds.drop_vars([n for n, v in ds.variables.items() if outer not in v.dims])
+    label = f"{description} {group}".strip()
+    for start in tqdm(
+        todo, desc=label, unit="block", disable=not progress, initial=len(done), total=len(starts)
+    ):
+        region = {outer: slice(start, min(start + block, ds.sizes[outer]))}
+        # Loaded first: one block is small, and numpy writes cannot race on a shared zarr chunk.
+        piece = blockwise.isel(region).load()
+        for variable in piece.variables.values():
+            variable.encoding = {}
+        piece.to_zarr(
+            partial, group=_zarr_group(group), region=region, consolidated=False, zarr_format=3
+        )
+        state["done"].append(start)
+        _write_json_atomic(progress_file, record)

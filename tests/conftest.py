@@ -1,0 +1,101 @@
+"""Shared fixtures: small synthetic datasets written in the layouts real sources use."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+
+DATA = Path(__file__).parent / "data"
+ERA5_GRIB = DATA / "era5-levels-members.grib"
+CORRUPTED_GRIB = DATA / "era5-levels-corrupted.grib"
+
+
+def synthetic_reanalysis(
+    times: pd.DatetimeIndex, n_lat: int = 19, n_lon: int = 36, seed: int = 0
+) -> xr.Dataset:
+    """ERA5-like source: 'latitude' descending, 'longitude' -180..180, 'level', CF units."""
+    rng = np.random.default_rng(seed)
+    lat = np.linspace(90, -90, n_lat)
+    lon = np.linspace(-180, 180, n_lon, endpoint=False)
+    level = np.array([500, 850])
+    shape = (times.size, level.size, n_lat, n_lon)
+    z = 5.5e4 + 500 * rng.standard_normal(shape)
+    t = 260.0 + 5 * rng.standard_normal(shape)
+    coords = {"time": times, "level": level, "latitude": lat, "longitude": lon}
+    return xr.Dataset(
+        {
+            "geopotential": (
+                ("time", "level", "latitude", "longitude"),
+                z.astype("f4"),
+                {"units": "m**2 s**-2"},
+            ),
+            "temperature": (
+                ("time", "level", "latitude", "longitude"),
+                t.astype("f4"),
+                {"units": "K"},
+            ),
+        },
+        coords=coords,
+    )
+
+
+def synthetic_forecast(
+    init_times: pd.DatetimeIndex,
+    steps_h: list[int],
+    members: int = 3,
+    n_lat: int = 19,
+    n_lon: int = 36,
+    seed: int = 1,
+) -> xr.Dataset:
+    """ENS-like source: 'time' (init), 'step', 'number', 'isobaricInhPa', temperature in degC."""
+    rng = np.random.default_rng(seed)
+    lat = np.linspace(90, -90, n_lat)
+    lon = np.linspace(0, 360, n_lon, endpoint=False)
+    shape = (init_times.size, len(steps_h), members, 1, n_lat, n_lon)
+    coords = {
+        "time": init_times,
+        "step": pd.to_timedelta(steps_h, unit="h"),
+        "number": np.arange(members),
+        "isobaricInhPa": [500.0],
+        "latitude": lat,
+        "longitude": lon,
+    }
+    dims = ("time", "step", "number", "isobaricInhPa", "latitude", "longitude")
+    return xr.Dataset(
+        {
+            "z": (
+                dims,
+                (5.5e4 + 500 * rng.standard_normal(shape)).astype("f4"),
+                {"units": "m**2 s**-2"},
+            ),
+            "t": (dims, (-13.0 + 5 * rng.standard_normal(shape)).astype("f4"), {"units": "degC"}),
+        },
+        coords=coords,
+    )
+
+
+@pytest.fixture
+def sources(tmp_path: Path) -> Path:
+    """A folder with a reanalysis (netCDF), a forecast (zarr) and a catalog naming them."""
+    times = pd.date_range("2020-01-01", periods=16, freq="6h")
+    synthetic_reanalysis(times).to_netcdf(tmp_path / "reanalysis.nc")
+    synthetic_forecast(times[:4], [0, 6, 12, 24]).to_zarr(tmp_path / "ens.zarr", zarr_format=3)
+    (tmp_path / "catalog.yaml").write_text(
+        """
+rean:
+  role: reanalysis
+  format: netcdf
+  path: reanalysis.nc
+ens:
+  role: ensemble_forecast
+  format: zarr
+  path: ens.zarr
+  truth: rean
+  variables: [z500, t500]
+"""
+    )
+    return tmp_path

@@ -1,0 +1,148 @@
+import dask
+import numpy as np
+import pytest
+import xarray as xr
+from conftest import ERA5_GRIB
+
+from forecast.cli import main
+from pipelines import DataError, load_catalog, open_entry
+from pipelines import store as store_module
+from pipelines.prepare import build, prepare_entry
+from pipelines.store import is_complete, open_complete
+
+
+def test_prepare_era5_sample_reopens_with_the_same_values(tmp_path):
+    catalog = load_catalog()
+    path = prepare_entry("era5-eda-sample", catalog, tmp_path, progress=False)
+    assert is_complete(path)
+    stored = open_complete(path)
+    source = open_entry(catalog["era5-eda-sample"])
+    xr.testing.assert_identical(
+        stored[list(source.data_vars)].load().drop_attrs(), source.load().drop_attrs()
+    )
+    clim = open_complete(path, "climatology")
+    assert clim["z500"].dims == ("statistic", "dayofyear", "lat", "lon")
+    # all four analyses fall in the same window: the climatology on 1 January is their mean over members and times
+    np.testing.assert_allclose(
+        clim["z500"].sel(statistic="mean", dayofyear=1).values,
+        source["z500"].mean(["time", "member"]).values,
+        rtol=1e-5,
+    )
+
+
+def test_forecast_aligned_with_reanalysis_at_valid_time(sources):
+    catalog = load_catalog(sources / "catalog.yaml")
+    path = prepare_entry("ens", catalog, sources / "out", grid=20.0, progress=False)
+    data, truth = open_complete(path), open_complete(path, "truth")
+    assert data["z500"].dims == ("init_time", "lead_time", "member", "lat", "lon")
+    assert truth["z500"].dims == ("init_time", "lead_time", "lat", "lon")
+    assert data.sizes["lat"] == 9 and data.sizes["lon"] == 18
+    reanalysis = build(catalog["rean"], catalog, grid=20.0)[""]
+    for i, j in [(0, 0), (2, 3), (3, 1)]:
+        valid = data["init_time"].values[i] + data["lead_time"].values[j]
+        expected = reanalysis["z500"].sel(time=valid).values
+        np.testing.assert_allclose(
+            truth["z500"].isel(init_time=i, lead_time=j).values, expected, rtol=1e-6
+        )
+
+
+def test_lead_times_beyond_the_reanalysis_are_refused(sources):
+    catalog = load_catalog(sources / "catalog.yaml")
+    (sources / "catalog.yaml").write_text(
+        (sources / "catalog.yaml")
+        .read_text()
+        .replace("  truth: rean", "  truth: rean\n  time: {start: 2020-01-04}")
+    )
+    import pandas as pd
+    from conftest import synthetic_forecast
+
+    synthetic_forecast(pd.date_range("2020-01-04", periods=2, freq="6h"), [0, 48]).to_zarr(
+        sources / "ens.zarr", zarr_format=3, mode="w"
+    )
+    catalog = load_catalog(sources / "catalog.yaml")
+    with pytest.raises(DataError, match="forecast valid times are not reanalysis times"):
+        prepare_entry("ens", catalog, sources / "out", progress=False)
+
+
+class Killed(BaseException):
+    """Stands for the process dying mid-write."""
+
+
+def raising_scheduler(*args, **kwargs):
+    raise AssertionError("the graph was computed while being built")
+
+
+def test_building_the_pipeline_computes_nothing(sources):
+    catalog = load_catalog(sources / "catalog.yaml")
+    with dask.config.set(scheduler=raising_scheduler):
+        for name in ("rean", "ens"):
+            groups = build(catalog[name], catalog, grid=20.0)
+            assert all(v.chunks is not None for g in groups.values() for v in g.data_vars.values())
+    with (
+        dask.config.set(scheduler=raising_scheduler),
+        pytest.raises(AssertionError, match="computed"),
+    ):
+        groups["climatology"].compute()
+
+
+def test_interrupted_prepare_resumes_without_redoing_blocks_and_matches(sources, monkeypatch):
+    catalog = load_catalog(sources / "catalog.yaml")
+    clean = prepare_entry("rean", catalog, sources / "clean", progress=False)
+    monkeypatch.setattr(store_module, "DEFAULT_CHUNK_BYTES", 9 * 18 * 4)  # one time per block
+
+    original = xr.Dataset.to_zarr
+
+    def write_n_blocks_then_die(n):
+        calls = {"n": 0}
+
+        def to_zarr(self, *args, **kwargs):
+            if kwargs.get("region"):
+                calls["n"] += 1
+                if calls["n"] > n:
+                    raise Killed
+            return original(self, *args, **kwargs)
+
+        return to_zarr, calls
+
+    broken, _ = write_n_blocks_then_die(5)
+    monkeypatch.setattr(xr.Dataset, "to_zarr", broken)
+    with pytest.raises(Killed):
+        prepare_entry("rean", catalog, sources / "out", grid=20.0, progress=False)
+    final = sources / "out" / "rean.zarr"
+    assert not final.exists() and (sources / "out" / "rean.zarr.partial").exists()
+    with pytest.raises(DataError, match="interrupted write"):
+        open_complete(final)
+    counting, calls = write_n_blocks_then_die(10**6)
+    monkeypatch.setattr(xr.Dataset, "to_zarr", counting)
+    prepare_entry("rean", catalog, sources / "out", grid=20.0, progress=False)
+    assert calls["n"] == 16 - 5  # only the blocks not yet done
+    monkeypatch.undo()
+    resumed = open_complete(final).load()
+    regridded = prepare_entry("rean", catalog, sources / "clean20", grid=20.0, progress=False)
+    xr.testing.assert_identical(resumed, open_complete(regridded).load())
+    assert not (sources / "out" / "rean.zarr.partial").exists()
+    assert open_complete(clean).sizes["lat"] == 19
+
+
+def test_cli_prepare_corrupted_grib_leaves_nothing(tmp_path, capsys):
+    import shutil
+
+    shutil.copy(ERA5_GRIB.parent / "era5-levels-corrupted.grib", tmp_path / "bad.grib")
+    (tmp_path / "c.yaml").write_text("bad: {role: reanalysis, format: grib, path: bad.grib}\n")
+    out = tmp_path / "out"
+    code = main(["prepare", "bad", "--catalog", str(tmp_path / "c.yaml"), "--out", str(out), "-q"])
+    assert code == 2
+    assert "bad.grib: cannot be read as GRIB" in capsys.readouterr().err
+    assert not out.exists() or not any(out.iterdir())
+
+
+def test_cli_prepare_unknown_entry(capsys):
+    assert main(["prepare", "nope"]) == 2
+    assert "no entry named 'nope'" in capsys.readouterr().err
+
+
+def test_cli_help_explains_prepare(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["prepare", "--help"])
+    assert exit_.value.code == 0
+    assert "resumes" in capsys.readouterr().out
