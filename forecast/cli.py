@@ -43,6 +43,24 @@ def _prepare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _score(args: argparse.Namespace) -> int:
+    from .score_command import run_score
+
+    _, table = run_score(
+        args.forecast,
+        args.truth,
+        args.climatology,
+        args.out,
+        catalog_path=args.catalog,
+        region=args.region,
+        seed=args.seed,
+        progress=not args.quiet,
+    )
+    print(table)
+    print(f"scores: {args.out} and {args.out.with_suffix('.json')}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="forecast",
@@ -83,6 +101,51 @@ def build_parser() -> argparse.ArgumentParser:
     )
     prepare.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     prepare.set_defaults(handler=_prepare)
+
+    score = commands.add_parser(
+        "score",
+        help="score an ensemble against the truth: CRPS, reliability, extremes",
+        description=(
+            "Score an ensemble (zarr or netCDF with init_time, lead_time, member, lat, lon) against "
+            "a reanalysis at valid time: CRPS (fair and standard), ensemble-mean RMSE, spread, "
+            "spread-skill ratio, rank histogram and its flatness, and for extreme events "
+            "(+-2 and +-3 sigma anomalies, 5th/95th climatological percentiles) the Brier score, "
+            "Brier skill score and ROC area. Averages use cell-area weights over --region. "
+            "Writes OUT (netCDF, or zarr if OUT ends in .zarr) and OUT with a .json suffix, and "
+            "prints a table per variable and lead time."
+        ),
+    )
+    score.add_argument(
+        "--forecast", type=Path, required=True, metavar="ENS", help="the ensemble to score"
+    )
+    score.add_argument(
+        "--truth",
+        default=None,
+        metavar="ENTRY",
+        help="catalog entry of the reanalysis to verify against (default: the /truth group of a prepared forecast store)",
+    )
+    score.add_argument(
+        "--climatology",
+        type=Path,
+        default=None,
+        metavar="STORE",
+        help="prepared reanalysis store whose climatology defines extreme events "
+        "(default: the forecast store's /climatology, else computed from --truth)",
+    )
+    _add_catalog(score)
+    score.add_argument(
+        "--out", type=Path, default=Path("scores.nc"), help="output file (default: scores.nc)"
+    )
+    score.add_argument(
+        "--region",
+        default="global",
+        help="global, tropics, nh-extratropics, sh-extratropics, or a box 'lat_min,lat_max,lon_min,lon_max'",
+    )
+    score.add_argument(
+        "--seed", type=int, default=0, help="seed for breaking rank ties (default: 0)"
+    )
+    score.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    score.set_defaults(handler=_score)
     return parser
 
 
@@ -94,7 +157,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         return args.handler(args)
-    except DataError as error:
+    except (DataError, ValueError) as error:
         print(f"forecast {args.command}: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

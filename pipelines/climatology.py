@@ -15,6 +15,7 @@ of the whole record are used instead, so a few days of data still give a usable
 
 from __future__ import annotations
 
+import dask.array as dask_array
 import numpy as np
 import xarray as xr
 
@@ -38,20 +39,8 @@ def daily_climatology(ds: xr.Dataset, half_window: int = 15) -> xr.Dataset:
     doy = centred["time"].dt.dayofyear.rename("dayofyear")
 
     def moments(values: xr.Dataset) -> xr.Dataset:
-        summed = values.groupby(doy).sum(["time", *pooled], skipna=True)
-        present = summed["dayofyear"].values
-        summed = summed.chunk({"dayofyear": -1})
-        out = xr.apply_ufunc(
-            _circular_window_sum,
-            summed,
-            kwargs={"days": present, "half_window": half_window},
-            input_core_dims=[["dayofyear"]],
-            output_core_dims=[["day"]],
-            dask="parallelized",
-            dask_gufunc_kwargs={"output_sizes": {"day": DAYS.size}},
-            output_dtypes=[np.float64],
-        )
-        return out.rename(day="dayofyear").assign_coords(dayofyear=DAYS)
+        pooled_values = values.sum(pooled, skipna=True) if pooled else values
+        return pooled_values.map(lambda da: _smoothed_day_sums(da, doy.values, half_window))
 
     count = moments(centred.notnull().astype(np.float64))
     s1 = moments(centred)
@@ -72,20 +61,53 @@ def daily_climatology(ds: xr.Dataset, half_window: int = 15) -> xr.Dataset:
     return clim
 
 
-def _circular_window_sum(values: np.ndarray, days: np.ndarray, half_window: int) -> np.ndarray:
-    """Sum over a circular window of +-half_window days; ``values[..., i]`` is for day ``days[i]``."""
-    full = np.zeros((*values.shape[:-1], DAYS.size), dtype=np.float64)
-    full[..., np.asarray(days) - 1] = values
-    padded = (
-        np.concatenate([full[..., -half_window:], full, full[..., :half_window]], axis=-1)
-        if half_window
-        else full
+def _smoothed_day_sums(da: xr.DataArray, doy: np.ndarray, half_window: int) -> xr.DataArray:
+    """Sums of ``da`` (time, ...) per day of year, then over the circular window: (dayofyear, ...)."""
+    da = da.transpose("time", ...)
+    data = (
+        da.data
+        if isinstance(da.data, dask_array.Array)
+        else dask_array.from_array(da.data, chunks=(-1,))
     )
-    cumulative = np.concatenate(
-        [np.zeros((*full.shape[:-1], 1)), np.cumsum(padded, axis=-1)], axis=-1
+    doy_chunks = dask_array.from_array(doy, chunks=(data.chunks[0],))
+    n_blocks = data.numblocks[0]
+    per_block = dask_array.map_blocks(
+        _day_sums_of_block,
+        data,
+        doy_chunks[(slice(None),) + (None,) * (data.ndim - 1)],
+        dtype=np.float64,
+        chunks=((DAYS.size,) * n_blocks, *data.chunks[1:]),
     )
+    summed = per_block.reshape((n_blocks, DAYS.size, *data.shape[1:]), merge_chunks=False).sum(
+        axis=0
+    )
+    smoothed = summed.map_blocks(_circular_window_sum, half_window=half_window, dtype=np.float64)
+    dims = ("dayofyear", *da.dims[1:])
+    coords = {d: da[d] for d in da.dims[1:] if d in da.coords}
+    return xr.DataArray(smoothed, dims=dims, coords={"dayofyear": DAYS, **coords}, name=da.name)
+
+
+def _day_sums_of_block(block: np.ndarray, doy: np.ndarray) -> np.ndarray:
+    """(366, ...) sums of one time block by day of year, in O(n) with a sorted segment sum."""
+    days = doy.reshape(-1)
+    out = np.zeros((DAYS.size, *block.shape[1:]), dtype=np.float64)
+    if days.size == 0:
+        return out
+    order = np.argsort(days, kind="stable")
+    sorted_days = days[order]
+    starts = np.flatnonzero(np.r_[True, sorted_days[1:] != sorted_days[:-1]])
+    out[sorted_days[starts] - 1] = np.add.reduceat(block[order].astype(np.float64), starts, axis=0)
+    return out
+
+
+def _circular_window_sum(sums: np.ndarray, half_window: int) -> np.ndarray:
+    """Sum over a circular window of +-half_window days along the first axis (366 days)."""
+    if half_window == 0:
+        return sums
+    padded = np.concatenate([sums[-half_window:], sums, sums[:half_window]], axis=0)
+    cumulative = np.concatenate([np.zeros((1, *sums.shape[1:])), np.cumsum(padded, axis=0)], axis=0)
     window = 2 * half_window + 1
-    return cumulative[..., window:] - cumulative[..., :-window]
+    return cumulative[window:] - cumulative[:-window]
 
 
 def normalisation_stats(ds: xr.Dataset) -> xr.Dataset:

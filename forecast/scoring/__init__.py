@@ -1,0 +1,46 @@
+"""Scores for ensemble forecasts: CRPS, reliability and extreme-event skill.
+
+Array kernels (numpy or torch) live in :mod:`.kernels`; the xarray layer in
+:mod:`.metrics` (CRPS, RMSE, spread, rank histograms) and :mod:`.events`
+(Brier, reliability diagrams, ROC); the whole table in :mod:`.summary`.
+"""
+
+from .events import (
+    brier_scores,
+    event_outcome,
+    event_probability,
+    percentile_threshold,
+    reliability_diagram,
+    roc,
+    sigma_threshold,
+)
+from .kernels import crps_ensemble
+from .metrics import (
+    crps,
+    crps_gaussian,
+    ensemble_summary,
+    rank_flatness,
+    rank_histogram,
+    weighted_mean,
+)
+from .regions import REGIONS, Region, area_weights
+
+__all__ = [
+    "REGIONS",
+    "Region",
+    "area_weights",
+    "brier_scores",
+    "crps",
+    "crps_ensemble",
+    "crps_gaussian",
+    "ensemble_summary",
+    "event_outcome",
+    "event_probability",
+    "percentile_threshold",
+    "rank_flatness",
+    "rank_histogram",
+    "reliability_diagram",
+    "roc",
+    "sigma_threshold",
+    "weighted_mean",
+]

@@ -1,0 +1,170 @@
+"""Ensemble scores on xarray objects: DataArray/Dataset in, same out, lazy on dask.
+
+Pointwise scores keep every dimension but the member dimension; summaries reduce
+over ``dims`` with cell-area weights (see :mod:`.regions`). The member dimension may
+be chunked: it is gathered into one chunk per block, which is what sorting needs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import xarray as xr
+from scipy import stats as scipy_stats
+
+from . import kernels
+from .regions import Region, area_weights
+
+MEMBER = "member"
+XrObj = Any  # xr.DataArray | xr.Dataset
+
+
+def _members_whole(forecast: XrObj, member_dim: str) -> XrObj:
+    if forecast.chunks and member_dim in forecast.dims:
+        return forecast.chunk({member_dim: -1})
+    return forecast
+
+
+def _apply(func, forecast: XrObj, truth: XrObj, member_dim: str, dtype=float, **kwargs) -> XrObj:
+    return xr.apply_ufunc(
+        func,
+        _members_whole(forecast, member_dim),
+        truth,
+        kwargs=kwargs,
+        input_core_dims=[[member_dim], []],
+        dask="parallelized",
+        output_dtypes=[dtype],
+        keep_attrs=False,
+    )
+
+
+def crps(
+    forecast: XrObj, truth: XrObj, *, member_dim: str = MEMBER, estimator: str = "fair"
+) -> XrObj:
+    """Pointwise ensemble CRPS (see :func:`kernels.crps_ensemble`), estimator ``fair`` or ``nrg``."""
+    return _apply(kernels.crps_ensemble, forecast, truth, member_dim, estimator=estimator)
+
+
+def crps_gaussian(mean: XrObj, std: XrObj, truth: XrObj) -> XrObj:
+    """Pointwise closed-form CRPS of a Gaussian forecast N(mean, std^2)."""
+    return xr.apply_ufunc(
+        kernels.crps_gaussian, mean, std, truth, dask="parallelized", output_dtypes=[float]
+    )
+
+
+def weighted_mean(score: XrObj, dims: tuple[str, ...], region: Region | str = "global") -> XrObj:
+    """Cell-area weighted mean over ``dims`` (NaNs skipped) within ``region``."""
+    weights = area_weights(score, region) if {"lat", "lon"} <= set(score.dims) else None
+    dims = tuple(d for d in dims if d in score.dims)
+    if weights is None:
+        return score.mean(dims)
+    return score.weighted(weights).mean(dims)
+
+
+def ensemble_summary(
+    forecast: XrObj,
+    truth: XrObj,
+    *,
+    dims: tuple[str, ...] = ("init_time", "lat", "lon"),
+    member_dim: str = MEMBER,
+    region: Region | str = "global",
+) -> xr.Dataset:
+    """CRPS (fair and standard), ensemble-mean RMSE, spread and spread-skill ratio.
+
+    With M members, ensemble mean x̄ and unbiased variance s^2 (ddof=1):
+
+    - ``rmse = sqrt(<(x̄ - y)^2>)`` and ``spread = sqrt(<s^2>)`` (<.> the weighted mean);
+    - ``spread_skill = sqrt((M + 1) / M) * spread / rmse``. For a perfectly reliable
+      ensemble E[(x̄ - y)^2] = (M + 1)/M * E[s^2] (Fortin et al. 2014, J. Hydrometeor.
+      15, 1708-1713), so the corrected ratio is 1 whatever M;
+    - ``mse_debiased = <(x̄ - y)^2> - <s^2 / M>``: an unbiased estimate of the MSE
+      the mean of an infinite ensemble would have.
+    """
+    forecast = _members_whole(forecast, member_dim)
+    mean = forecast.mean(member_dim)
+    count = forecast.notnull().sum(member_dim)
+    variance = forecast.var(member_dim, ddof=1)
+    error2 = (mean - truth) ** 2
+    m = count.where(count > 0)
+    parts = {
+        "crps": crps(forecast, truth, member_dim=member_dim, estimator="fair"),
+        "crps_nrg": crps(forecast, truth, member_dim=member_dim, estimator="nrg"),
+        "mse": error2,
+        "variance": variance,
+        "variance_over_m": variance / m,
+        "ssr_factor": np.sqrt((m + 1) / m),
+    }
+    means = {k: weighted_mean(v, dims, region) for k, v in parts.items()}
+    out = {}
+    for name in _names(truth):
+
+        def pick(key, name=name):
+            value = means[key]
+            return value[name] if isinstance(value, xr.Dataset) else value
+
+        rmse = np.sqrt(pick("mse"))
+        spread = np.sqrt(pick("variance"))
+        out[f"{name}"] = xr.Dataset(
+            {
+                "crps": pick("crps"),
+                "crps_nrg": pick("crps_nrg"),
+                "rmse": rmse,
+                "spread": spread,
+                "spread_skill": pick("ssr_factor") * spread / rmse,
+                "mse_debiased": pick("mse") - pick("variance_over_m"),
+            }
+        )
+    return _stack_variables(out)
+
+
+def _names(obj: XrObj) -> list[str]:
+    return (
+        [str(v) for v in obj.data_vars]
+        if isinstance(obj, xr.Dataset)
+        else [str(obj.name or "value")]
+    )
+
+
+def _stack_variables(per_variable: dict[str, xr.Dataset]) -> xr.Dataset:
+    """{variable: Dataset of metrics} -> one Dataset of metrics with a ``variable`` dimension."""
+    names = list(per_variable)
+    combined = xr.concat(
+        [per_variable[n] for n in names], dim=xr.DataArray(names, dims="variable", name="variable")
+    )
+    return combined
+
+
+def rank_histogram(
+    forecast: XrObj,
+    truth: XrObj,
+    *,
+    dims: tuple[str, ...] = ("init_time", "lat", "lon"),
+    member_dim: str = MEMBER,
+    seed: int = 0,
+) -> XrObj:
+    """Counts of the truth's rank among the members (0..M), ties broken at random with ``seed``."""
+    members = forecast.sizes[member_dim]
+
+    def ranks(f, o):
+        return kernels.rank_of_obs(f, o, np.random.default_rng(seed))
+
+    rank = _apply(ranks, forecast, truth, member_dim, dtype=np.int64)
+    bins = xr.DataArray(
+        np.arange(members + 1), dims="rank", coords={"rank": np.arange(members + 1)}
+    )
+    return (rank == bins).sum([d for d in dims if d in rank.dims])
+
+
+def rank_flatness(histogram: XrObj) -> xr.Dataset:
+    """Chi-square statistic of a rank histogram against flatness, its p-value (M dof),
+    and the reliability index Delta = sum |n_k/N - 1/(M+1)| (Delle Monache et al. 2006)."""
+    total = histogram.sum("rank")
+    bins = histogram.sizes["rank"]
+    expected = total / bins
+    chi2 = ((histogram - expected) ** 2 / expected).sum("rank")
+    p_value = xr.apply_ufunc(
+        lambda c: scipy_stats.chi2.sf(c, bins - 1), chi2, dask="parallelized", output_dtypes=[float]
+    )
+    delta = abs(histogram / total - 1.0 / bins).sum("rank")
+    return xr.Dataset({"chi2": chi2, "p_value": p_value, "reliability_index": delta})

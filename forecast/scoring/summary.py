@@ -1,0 +1,185 @@
+"""The whole score table of an ensemble against the truth: one Dataset, lazy until computed.
+
+Dimensions of the result: ``variable``, ``lead_time``, and, per metric, ``rank``
+(rank histogram) or ``event`` (extreme events). Everything else (init times, space)
+is averaged with cell-area weights over the chosen region.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import xarray as xr
+
+from pipelines.align import valid_time
+from pipelines.climatology import climatology_at
+
+from . import events, metrics
+from .regions import Region
+
+SIGMA_EVENTS = {
+    "above_2sigma": 2.0,
+    "below_2sigma": -2.0,
+    "above_3sigma": 3.0,
+    "below_3sigma": -3.0,
+}
+PERCENTILE_EVENTS = {"above_p95": 0.95, "below_p05": 0.05}
+
+
+def _event_scores(
+    forecast: xr.DataArray, truth: xr.DataArray, threshold: xr.DataArray, above: bool, dims, region
+) -> xr.Dataset:
+    brier = events.brier_scores(forecast, truth, threshold, above=above, dims=dims, region=region)
+    probability = events.event_probability(forecast, threshold, above=above)
+    outcome = events.event_outcome(truth, threshold, above=above)
+    auc = events.roc(probability, outcome, members=forecast.sizes["member"], dims=dims)["auc"]
+    return brier.assign(auc=auc)
+
+
+def score_variable(
+    forecast: xr.DataArray,
+    truth: xr.DataArray,
+    *,
+    clim_at_valid: xr.DataArray | None = None,
+    percentile_sample: xr.DataArray | None = None,
+    region: Region | str = "global",
+    seed: int = 0,
+) -> xr.Dataset:
+    """All metrics for one variable: dims (lead_time, [rank], [event])."""
+    dims = ("init_time", "lat", "lon")
+    table = metrics.ensemble_summary(
+        forecast.to_dataset(name="x"), truth.to_dataset(name="x"), dims=dims, region=region
+    )
+    table = table.sel(variable="x", drop=True)
+    histogram = metrics.rank_histogram(forecast, truth, dims=dims, seed=seed)
+    flatness = metrics.rank_flatness(histogram)
+    table = table.assign(
+        rank_histogram=histogram,
+        rank_chi2=flatness["chi2"],
+        rank_p_value=flatness["p_value"],
+        rank_reliability_index=flatness["reliability_index"],
+    )
+    per_event = {}
+    if clim_at_valid is not None:
+        mean, std = (
+            clim_at_valid.sel(statistic="mean", drop=True),
+            clim_at_valid.sel(statistic="std", drop=True),
+        )
+        for name, k in SIGMA_EVENTS.items():
+            threshold = events.sigma_threshold(mean, std, k)
+            per_event[name] = _event_scores(forecast, truth, threshold, k > 0, dims, region)
+    if percentile_sample is not None:
+        sample_dims = tuple(d for d in percentile_sample.dims if d not in ("lat", "lon"))
+        for name, q in PERCENTILE_EVENTS.items():
+            threshold = events.percentile_threshold(percentile_sample, q, dims=sample_dims)
+            per_event[name] = _event_scores(forecast, truth, threshold, q > 0.5, dims, region)
+    if per_event:
+        names = list(per_event)
+        stacked = xr.concat(
+            [per_event[n] for n in names], dim=xr.DataArray(names, dims="event", name="event")
+        )
+        table = table.merge(stacked.rename({v: f"event_{v}" for v in stacked.data_vars}))
+    return table
+
+
+def score_ensemble(
+    forecast: xr.Dataset,
+    truth: xr.Dataset,
+    *,
+    climatology: xr.Dataset | None = None,
+    percentile_sample: xr.Dataset | None = None,
+    region: Region | str = "global",
+    seed: int = 0,
+) -> xr.Dataset:
+    """Score every variable the forecast and truth share.
+
+    Parameters
+    ----------
+    forecast
+        (init_time, lead_time, member, lat, lon) per variable.
+    truth
+        (init_time, lead_time, lat, lon): the reanalysis at valid time.
+    climatology
+        Day-of-year climatology (statistic, dayofyear, lat, lon): enables the +-2 and
+        +-3 sigma events.
+    percentile_sample
+        A climatological sample (time, [member], lat, lon): enables the 5th/95th
+        percentile events.
+    """
+    names = [v for v in forecast.data_vars if v in truth.data_vars]
+    if not names:
+        raise ValueError(
+            f"forecast ({list(forecast.data_vars)}) and truth ({list(truth.data_vars)}) share no variable"
+        )
+    valid = valid_time(truth)
+    tables = []
+    for name in names:
+        clim_at = (
+            climatology_at(climatology[name], valid)
+            if climatology is not None and name in climatology
+            else None
+        )
+        sample = (
+            percentile_sample[name]
+            if percentile_sample is not None and name in percentile_sample
+            else None
+        )
+        tables.append(
+            score_variable(
+                forecast[name],
+                truth[name],
+                clim_at_valid=clim_at,
+                percentile_sample=sample,
+                region=region,
+                seed=seed,
+            )
+        )
+    result = xr.concat(
+        tables, dim=xr.DataArray(names, dims="variable", name="variable"), join="outer"
+    )
+    result.attrs = {
+        "region": region if isinstance(region, str) else region.name,
+        "members": int(forecast.sizes["member"]),
+        "init_times": int(forecast.sizes["init_time"]),
+        "rank_seed": seed,
+        "crps": "fair estimator (crps_nrg: standard estimator of the empirical distribution)",
+        "spread_skill": "sqrt((M+1)/M) * spread / rmse",
+    }
+    return result
+
+
+def table_rows(scores: xr.Dataset) -> list[dict]:
+    """One flat row per (variable, lead_time) with the headline numbers, for JSON and printing."""
+    rows = []
+    for variable in scores["variable"].values:
+        for lead in scores["lead_time"].values:
+            point = scores.sel(variable=variable, lead_time=lead)
+            row = {"variable": str(variable), "lead_time": _lead_text(lead)}
+            for key in (
+                "crps",
+                "crps_nrg",
+                "rmse",
+                "spread",
+                "spread_skill",
+                "mse_debiased",
+                "rank_chi2",
+                "rank_p_value",
+            ):
+                row[key] = _number(point[key])
+            if "event" in scores.dims:
+                for event in scores["event"].values:
+                    for key in ("brier", "brier_skill", "auc"):
+                        row[f"{event}_{key}"] = _number(point[f"event_{key}"].sel(event=event))
+            rows.append(row)
+    return rows
+
+
+def _number(value: xr.DataArray) -> float | None:
+    number = float(value)
+    return None if np.isnan(number) else number
+
+
+def _lead_text(lead) -> str:
+    if isinstance(lead, np.timedelta64):
+        hours = lead / np.timedelta64(1, "h")
+        return f"{hours:g}h"
+    return str(lead)

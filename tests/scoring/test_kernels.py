@@ -1,0 +1,155 @@
+"""The CRPS kernel against closed forms, brute force and the reference libraries."""
+
+import numpy as np
+import properscoring
+import pytest
+import scoringrules
+import torch
+from scipy import stats
+
+from forecast.scoring.kernels import brier, crps_ensemble, crps_gaussian, rank_of_obs
+
+
+def brute_force_crps(members: np.ndarray, obs: float, fair: bool) -> float:
+    """O(M^2) energy form on the valid members: E|X - y| - 1/2 E|X - X'|."""
+    x = members[~np.isnan(members)]
+    m = x.size
+    if m == 0 or np.isnan(obs):
+        return np.nan
+    pairs = np.abs(x[:, None] - x[None, :]).sum()
+    denominator = m * (m - 1) if fair and m > 1 else m * m
+    return np.abs(x - obs).mean() - 0.5 * pairs / denominator
+
+
+@pytest.mark.parametrize(
+    ("obs", "members", "expected"),
+    [
+        (0.0, [0, 1], 0.25),
+        (0.0, [0, 0, 1], 1 / 9),
+        (1.0, [0, 0, 1], 4 / 9),
+        (0.0, [-1, 0, 0, 1], 1 / 8),
+    ],
+)
+def test_properscoring_toy_cases(obs, members, expected):
+    got = crps_ensemble(np.array(members, float), np.array(obs), estimator="nrg")
+    assert got == pytest.approx(expected, abs=1e-12)
+    assert properscoring.crps_ensemble(obs, members) == pytest.approx(expected)
+
+
+def random_ensembles(seed=0, n=300, m=7):
+    rng = np.random.default_rng(seed)
+    forecast = rng.standard_normal((n, m))
+    forecast[:40] = np.round(forecast[:40])  # ties
+    obs = rng.standard_normal(n)
+    obs[40:60] = forecast[40:60, 2]  # obs tied with a member
+    forecast[60:120, rng.integers(0, m, 60)] = np.nan  # NaN members
+    forecast[120:125] = np.nan  # all members NaN
+    obs[125:128] = np.nan  # NaN obs
+    return forecast, obs
+
+
+@pytest.mark.parametrize("estimator", ["nrg", "fair"])
+def test_against_brute_force_with_nans_and_ties(estimator):
+    forecast, obs = random_ensembles()
+    got = crps_ensemble(forecast, obs, estimator=estimator)
+    expected = np.array(
+        [brute_force_crps(f, o, estimator == "fair") for f, o in zip(forecast, obs, strict=True)]
+    )
+    np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-12, equal_nan=True)
+    assert np.isnan(got[120:128]).all()
+
+
+@pytest.mark.parametrize("estimator", ["nrg", "fair"])
+def test_against_scoringrules_with_the_estimator_pinned(estimator):
+    rng = np.random.default_rng(1)
+    forecast, obs = rng.standard_normal((500, 11)), rng.standard_normal(500)
+    expected = scoringrules.crps_ensemble(
+        obs, forecast, m_axis=-1, estimator=estimator, backend="numpy"
+    )
+    np.testing.assert_allclose(
+        crps_ensemble(forecast, obs, estimator=estimator), expected, rtol=1e-10
+    )
+
+
+def test_against_properscoring_with_nans():
+    forecast, obs = random_ensembles(seed=2)
+    keep = ~np.isnan(obs) & ~np.all(np.isnan(forecast), axis=1)
+    expected = properscoring.crps_ensemble(obs[keep], forecast[keep])
+    np.testing.assert_allclose(
+        crps_ensemble(forecast[keep], obs[keep], estimator="nrg"), expected, rtol=1e-10
+    )
+
+
+def test_single_member_is_absolute_error():
+    rng = np.random.default_rng(3)
+    forecast, obs = rng.standard_normal((50, 1)), rng.standard_normal(50)
+    for estimator in ("nrg", "fair"):
+        np.testing.assert_allclose(
+            crps_ensemble(forecast, obs, estimator=estimator), np.abs(forecast[:, 0] - obs)
+        )
+
+
+@pytest.mark.parametrize("estimator", ["nrg", "fair"])
+def test_shift_invariance_with_nan_members(estimator):
+    forecast, obs = random_ensembles(seed=4)
+    shifted = crps_ensemble(forecast + 1234.5, obs + 1234.5, estimator=estimator)
+    np.testing.assert_allclose(
+        shifted, crps_ensemble(forecast, obs, estimator=estimator), atol=1e-9, equal_nan=True
+    )
+
+
+def test_fair_estimator_is_unbiased_for_the_gaussian_crps():
+    rng = np.random.default_rng(5)
+    m, n = 4, 400_000
+    forecast, obs = rng.standard_normal((n, m)), rng.standard_normal(n)
+    exact = crps_gaussian(0.0, 1.0, obs)
+    fair = crps_ensemble(forecast, obs, estimator="fair")
+    difference = fair - exact
+    standard_error = difference.std() / np.sqrt(n)
+    assert abs(difference.mean()) < 4 * standard_error
+    # the standard estimator is biased up by E|X-X'|/(2M) = 1/(sqrt(pi) M) for N(0,1)
+    bias = crps_ensemble(forecast, obs, estimator="nrg").mean() - exact.mean()
+    assert bias == pytest.approx(1 / (np.sqrt(np.pi) * m), rel=0.05)
+
+
+def test_gaussian_closed_form_against_numerical_integral():
+    mu, sigma, y = 0.3, 1.7, -0.4
+    from scipy.integrate import quad
+
+    below, _ = quad(lambda t: stats.norm.cdf(t, mu, sigma) ** 2, -np.inf, y)
+    above, _ = quad(lambda t: (1 - stats.norm.cdf(t, mu, sigma)) ** 2, y, np.inf)
+    assert crps_gaussian(mu, sigma, y) == pytest.approx(below + above, rel=1e-8)
+    assert float(
+        crps_gaussian(torch.tensor(mu), torch.tensor(sigma), torch.tensor(y))
+    ) == pytest.approx(crps_gaussian(mu, sigma, y), rel=1e-6)
+
+
+@pytest.mark.parametrize("estimator", ["nrg", "fair"])
+def test_torch_matches_numpy_and_is_differentiable(estimator):
+    forecast, obs = random_ensembles(seed=6)
+    expected = crps_ensemble(forecast, obs, estimator=estimator)
+    members = torch.tensor(forecast, requires_grad=True)
+    got = crps_ensemble(members, torch.tensor(obs), estimator=estimator)
+    np.testing.assert_allclose(got.detach().numpy(), expected, rtol=1e-10, equal_nan=True)
+    finite = torch.isfinite(got)
+    got[finite].sum().backward()
+    assert torch.isfinite(members.grad).all()
+    # the gradient is the true derivative (away from ties, where the CRPS is smooth)
+    x = torch.tensor(
+        [[0.1, 1.3, 5.2, -2.0], [0.4, 0.2, 0.9, 3.3]], dtype=torch.float64, requires_grad=True
+    )
+    y = torch.tensor([0.5, -1.0], dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda a, b: crps_ensemble(a, b, estimator=estimator), (x, y))
+
+
+def test_rank_ties_are_broken_at_random_uniformly():
+    forecast = np.zeros((20000, 3))
+    obs = np.zeros(20000)
+    ranks = rank_of_obs(forecast, obs, np.random.default_rng(0))
+    counts = np.bincount(ranks, minlength=4)
+    assert stats.chisquare(counts).pvalue > 1e-3
+
+
+def test_fair_brier_against_its_definition():
+    p, o, m = np.array([0.0, 0.25, 1.0]), np.array([0.0, 1.0, 1.0]), np.array([4, 4, 4])
+    np.testing.assert_allclose(brier(p, o, m), (p - o) ** 2 - p * (1 - p) / 3)

@@ -1,0 +1,86 @@
+import json
+
+import numpy as np
+import properscoring
+import pytest
+import xarray as xr
+
+from forecast.cli import main
+from pipelines import load_catalog
+from pipelines.grid import cell_area_weights
+from pipelines.prepare import prepare_entry
+from pipelines.store import open_complete
+
+
+@pytest.fixture
+def prepared(sources):
+    catalog = load_catalog(sources / "catalog.yaml")
+    return prepare_entry("ens", catalog, sources / "prepared", grid=20.0, progress=False)
+
+
+def expected_crps(store, variable, lead_index):
+    """Area-weighted mean over init times and space of properscoring's CRPS (standard estimator)."""
+    data = open_complete(store)[variable].isel(lead_time=lead_index).load()
+    truth = open_complete(store, "truth")[variable].isel(lead_time=lead_index).load()
+    pointwise = properscoring.crps_ensemble(truth.values, np.moveaxis(data.values, 1, -1))
+    weights = cell_area_weights(truth["lat"]).values[None, :, None] * np.ones(pointwise.shape)
+    return np.average(pointwise, weights=weights)
+
+
+def test_score_a_prepared_store(prepared, tmp_path, capsys):
+    out = tmp_path / "scores.nc"
+    assert main(["score", "--forecast", str(prepared), "--out", str(out), "-q"]) == 0
+    printed = capsys.readouterr().out
+    assert "crps" in printed and "z500" in printed and "24h" in printed
+    scores = xr.open_dataset(out)
+    assert set(scores["variable"].values) == {"z500", "t500"}
+    assert scores.sizes["lead_time"] == 4 and scores.sizes["rank"] == 4
+    assert list(scores["event"].values) == [
+        "above_2sigma",
+        "below_2sigma",
+        "above_3sigma",
+        "below_3sigma",
+    ]
+    for lead in (0, 3):
+        np.testing.assert_allclose(
+            float(scores["crps_nrg"].sel(variable="z500").isel(lead_time=lead)),
+            expected_crps(prepared, "z500", lead),
+            rtol=1e-5,
+        )
+    rows = json.loads(out.with_suffix(".json").read_text())["rows"]
+    assert len(rows) == 8 and {"crps", "rmse", "spread_skill", "above_2sigma_auc"} <= set(rows[0])
+
+
+def test_score_against_a_catalog_truth_with_percentile_events(prepared, sources, tmp_path):
+    out = tmp_path / "scores.zarr"
+    code = main(
+        [
+            "score",
+            "--forecast",
+            str(prepared),
+            "--truth",
+            "rean",
+            "--catalog",
+            str(sources / "catalog.yaml"),
+            "--out",
+            str(out),
+            "--region",
+            "tropics",
+            "-q",
+        ]
+    )
+    assert code == 0
+    scores = xr.open_zarr(out, consolidated=False)
+    assert "above_p95" in scores["event"].values and scores.attrs["region"] == "tropics"
+    assert np.isfinite(scores["crps"].values).all()
+
+
+def test_score_errors_are_clear(tmp_path, capsys, sources):
+    assert main(["score", "--forecast", str(tmp_path / "nope.zarr")]) == 2
+    assert "no such file" in capsys.readouterr().err
+    xr.Dataset(
+        {"z500": (("time", "lat", "lon"), np.zeros((1, 2, 2)))},
+        coords={"lat": [0, 1], "lon": [0, 1]},
+    ).to_netcdf(tmp_path / "flat.nc")
+    assert main(["score", "--forecast", str(tmp_path / "flat.nc")]) == 2
+    assert "needs a 'init_time' dimension" in capsys.readouterr().err
