@@ -27,9 +27,8 @@ def _prepare(args: argparse.Namespace) -> int:
     from pipelines.prepare import prepare_entry
 
     catalog = load_catalog(args.catalog)
-    for name in args.entries:
-        catalog[name]  # fail on a bad name before doing any work
-    for name in args.entries:
+    names = [n for name in args.entries for n in catalog.expand(name)]  # fails early on a bad name
+    for name in names:
         start = time.perf_counter()
         path = prepare_entry(
             name,
@@ -84,7 +83,12 @@ def build_parser() -> argparse.ArgumentParser:
             "unfinished store is kept at OUT/ENTRY.zarr.partial and never mistaken for a finished one."
         ),
     )
-    prepare.add_argument("entries", nargs="+", metavar="ENTRY", help="catalog entry names")
+    prepare.add_argument(
+        "entries",
+        nargs="+",
+        metavar="ENTRY",
+        help="catalog entry names, or a family prefix ('world' prepares world-truth, world-reforecast, world-operational)",
+    )
     _add_catalog(prepare)
     prepare.add_argument(
         "--out", type=Path, default=DEFAULT_OUT, help=f"output folder (default: {DEFAULT_OUT})"

@@ -88,6 +88,16 @@ class Catalog:
     def __contains__(self, name: str) -> bool:
         return name in self.entries
 
+    def expand(self, name: str) -> list[str]:
+        """An entry name, or a prefix naming a family (``world`` -> ``world-truth``, ...)."""
+        if name in self.entries:
+            return [name]
+        family = [n for n in self.entries if n.startswith(name + "-")]
+        # reanalyses first: forecasts are verified against them
+        return sorted(family, key=lambda n: self.entries[n].role != "reanalysis") or [
+            self[name].name
+        ]
+
 
 def _closest(name: str, choices: dict[str, Any]) -> str | None:
     import difflib

@@ -124,6 +124,33 @@ def read_zarr(entry: Entry) -> xr.Dataset:
         raise _opening_error(entry, error, "zarr") from None
 
 
+@register_reader("world")
+def read_world(entry: Entry) -> xr.Dataset:
+    """The embedded world (built and cached on first use under the entry's ``path``)."""
+    from .world import PROFILES, WorldSettings, open_world
+
+    options = dict(entry.options)
+    component = options.pop("component", "truth" if entry.role == "reanalysis" else "operational")
+    try:
+        settings = WorldSettings(**options)
+    except TypeError as error:
+        raise DataError(f"bad world options {options}: {error}", entry.name) from None
+    if settings.profile not in PROFILES:
+        raise DataError(
+            f"unknown world profile {settings.profile!r}; profiles: {sorted(PROFILES)}", entry.name
+        )
+    ds = open_world(settings, component, entry.path or "data/world")
+    if entry.variables is not None:
+        missing = [v for v in entry.variables if v not in ds.data_vars]
+        if missing:
+            raise DataError(
+                f"the world has no {missing}; it provides {sorted(ds.data_vars)}", entry.name
+            )
+        ds = ds[list(entry.variables)]
+    ds.attrs = {"source": entry.path, "entry": entry.name, "role": entry.role}
+    return ds
+
+
 def _combine(datasets: list[xr.Dataset], entry: Entry) -> xr.Dataset:
     try:
         return xr.combine_by_coords(datasets, combine_attrs="drop_conflicts")

@@ -43,11 +43,35 @@ def crps_ensemble(forecast: Any, obs: Any, estimator: str = "fair") -> Any:
     """
     if estimator not in ESTIMATORS:
         raise ValueError(f"estimator must be one of {ESTIMATORS}, got {estimator!r}")
+    if not B.is_torch(forecast) and not B.is_torch(obs):
+        return _crps_numpy(np.asarray(forecast), np.asarray(obs), estimator)
     with np.errstate(invalid="ignore", divide="ignore"):  # all-NaN points give NaN, by design
         return _crps_sorted(forecast, obs, estimator)
 
 
+def _crps_numpy(forecast: np.ndarray, obs: np.ndarray, estimator: str) -> np.ndarray:
+    """numpy inputs: the compiled kernel when numba is there, else the array code."""
+    try:
+        from .numba_kernels import crps_rows
+    except (
+        ImportError
+    ):  # pragma: no cover - numba is a dependency; this keeps the maths usable without it
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return _crps_sorted(forecast, obs, estimator)
+    dtype = np.float32 if forecast.dtype == np.float32 and obs.dtype == np.float32 else np.float64
+    shape = np.broadcast_shapes(forecast.shape[:-1], obs.shape)
+    members = np.broadcast_to(forecast, (*shape, forecast.shape[-1])).reshape(
+        -1, forecast.shape[-1]
+    )
+    observed = np.broadcast_to(obs, shape).reshape(-1)
+    score = crps_rows(
+        members.astype(dtype, copy=False), observed.astype(dtype, copy=False), estimator == "fair"
+    )
+    return score.reshape(shape)
+
+
 def _crps_sorted(forecast: Any, obs: Any, estimator: str) -> Any:
+    """The formula in array operations (numpy or torch; differentiable in torch)."""
     forecast, obs = B.as_float(forecast), B.as_float(obs)
     x = B.sort(forecast, axis=-1)
     valid = ~B.isnan(x)

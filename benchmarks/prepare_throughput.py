@@ -1,0 +1,89 @@
+"""Prepare throughput: MB/s from GRIB (and netCDF) into a prepared zarr store, next to
+the time it takes merely to decode the same input.
+
+The GRIB input is the real ERA5 ensemble sample (tests/data); the netCDF input is the
+same data written once to netCDF. Each figure is the best of ``--repeat`` runs.
+
+    scripts/in-env python benchmarks/prepare_throughput.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import xarray as xr
+
+from pipelines.catalog import Catalog, Entry
+from pipelines.prepare import prepare_entry
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE = ROOT / "tests" / "data" / "era5-levels-members.grib"
+
+
+def best_of(repeat: int, action) -> float:
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        action()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--out", type=Path, default=Path(__file__).parent / "out" / "prepare_throughput.json"
+    )
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="forecast-bench-prepare-"))
+    netcdf = work / "sample.nc"
+    xr.open_dataset(SAMPLE, engine="cfgrib", backend_kwargs={"indexpath": ""}).to_netcdf(netcdf)
+    results = []
+    for fmt, path, decode in (
+        (
+            "grib",
+            SAMPLE,
+            lambda p: xr.open_dataset(p, engine="cfgrib", backend_kwargs={"indexpath": ""}).load(),
+        ),
+        ("netcdf", netcdf, lambda p: xr.open_dataset(p).load()),
+    ):
+        megabytes = path.stat().st_size / 1e6
+        entry = Entry(name=f"sample-{fmt}", role="reanalysis", format=fmt, path=str(path))
+        catalog = Catalog(work / "catalog.yaml", {entry.name: entry})
+
+        def prepare(entry=entry, catalog=catalog) -> None:
+            out = work / "out"
+            shutil.rmtree(out, ignore_errors=True)
+            prepare_entry(entry.name, catalog, out, progress=False)
+
+        decode_s = best_of(args.repeat, lambda path=path, decode=decode: decode(path))
+        prepare_s = best_of(args.repeat, prepare)
+        row = {
+            "format": fmt,
+            "input_mb": megabytes,
+            "decode_s": decode_s,
+            "prepare_s": prepare_s,
+            "decode_mb_s": megabytes / decode_s,
+            "prepare_mb_s": megabytes / prepare_s,
+            "prepare_over_decode": decode_s / prepare_s,
+        }
+        results.append(row)
+        print(
+            f"{fmt:7s} {megabytes:6.2f} MB  decode {decode_s:6.2f} s ({row['decode_mb_s']:6.2f} MB/s)  "
+            f"prepare {prepare_s:6.2f} s ({row['prepare_mb_s']:6.2f} MB/s)  ratio {row['prepare_over_decode']:.2f}"
+        )
+    shutil.rmtree(work, ignore_errors=True)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=1))
+
+
+if __name__ == "__main__":
+    main()

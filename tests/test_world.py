@@ -1,0 +1,139 @@
+"""The embedded world on its tiny profile: physical invariants and the ensembles' statistics."""
+
+import numpy as np
+import pytest
+import torch
+import xarray as xr
+from scipy import stats
+
+from forecast import scoring
+from pipelines import load_catalog
+from pipelines.prepare import prepare_entry
+from pipelines.store import open_complete
+from pipelines.world import WorldSettings, build_world
+from pipelines.world.model import Physics, ShallowWater
+
+
+@pytest.fixture(scope="module")
+def worlds(tmp_path_factory):
+    cache = tmp_path_factory.mktemp("world")
+    return {
+        error: build_world(WorldSettings(profile="tiny", model_error=error), cache, progress=False)
+        for error in (False, True)
+    }
+
+
+def component(folder, name) -> xr.Dataset:
+    return open_complete(folder / f"{name}.zarr").load()
+
+
+def weighted(da: xr.DataArray, dims) -> xr.DataArray:
+    return da.weighted(scoring.area_weights(da)).mean(dims)
+
+
+def test_model_is_deterministic_for_a_seed():
+    model = ShallowWater(16, 32, 3600.0, Physics())
+
+    def run(seed):
+        generator = torch.Generator().manual_seed(seed)
+        state = model.initial_state(2, generator)
+        return model.run(state, model.stirring_noise(2, generator), 48, generator)[0]
+
+    assert torch.equal(run(1), run(1))
+    assert not torch.equal(run(1), run(2))
+
+
+def test_truth_is_steady_with_weather_like_winds(worlds):
+    truth = component(worlds[False], "truth")
+    assert all(np.isfinite(truth[v].values).all() for v in truth.data_vars)
+    kinetic = weighted(0.5 * (truth.u500**2 + truth.v500**2), ["lat", "lon"])
+    eddy_z = weighted((truth.z500 - truth.z500.mean("lon")) ** 2, ["lat", "lon"])
+    # the run is laid out as independent segments; compare the first and last halves of each
+    halves = np.array_split(np.arange(truth.sizes["time"]), 2)
+    for series in (kinetic, eddy_z):
+        first, second = (float(series.isel(time=h).mean()) for h in halves)
+        assert abs(first - second) / first < 0.25
+    assert 5 < float(np.sqrt(2 * kinetic.mean())) < 40  # rms wind, m/s
+    assert 10 < float(abs(truth.u500).max()) < 80
+
+
+def test_spread_grows_with_lead_and_saturates_near_climatology(worlds):
+    truth = component(worlds[False], "truth")
+    ensemble = component(worlds[False], "operational")
+    spread = np.sqrt(weighted(ensemble.z500.var("member", ddof=1), ["init_time", "lat", "lon"]))
+    values = spread.values[1:]  # lead 0 perturbs vorticity only
+    assert np.all(np.diff(values) > 0)
+    climatological = float(np.sqrt(weighted(truth.z500.var("time"), ["lat", "lon"])))
+    assert 0.5 * climatological < values[-1] < 1.2 * climatological
+
+
+def binned_rank_chi2(members: np.ndarray, observed: np.ndarray, bins: int = 8) -> float:
+    """Chi-square statistic of the observation's rank among members (..., M), in ``bins``
+    equal bins of the normalised rank (r + 1/2) / (M + 1)."""
+    rank = (members < observed[..., None]).sum(axis=-1)
+    fraction = (rank + 0.5) / (members.shape[-1] + 1)
+    counts = np.bincount(
+        np.minimum((fraction * bins).astype(int), bins - 1).ravel(), minlength=bins
+    )
+    return float(stats.chisquare(counts).statistic)
+
+
+def exchangeability_test(folder) -> tuple[float, np.ndarray]:
+    """The truth's rank chi-square and the same statistic for each member taken in turn as
+    pseudo-truth against the others. Nearby points, leads and fields are correlated, so the
+    textbook chi-square p-value is far too small; the members, exchangeable with each other
+    by construction, give the null distribution under the same correlations."""
+    truth = component(folder, "truth")
+    ensemble = component(folder, "operational").isel(
+        lead_time=slice(2, None)
+    )  # lead 0 and 1: vorticity-only errors
+    observed = truth.sel(time=ensemble.init_time + ensemble.lead_time).z500.values
+    members = np.moveaxis(ensemble.z500.values, 2, -1)
+    pseudo = [
+        binned_rank_chi2(np.delete(members, k, axis=-1), members[..., k])
+        for k in range(members.shape[-1])
+    ]
+    return binned_rank_chi2(members, observed), np.array(pseudo)
+
+
+def test_perfect_model_rank_histogram_is_flat(worlds):
+    statistic, null = exchangeability_test(worlds[False])
+    # a permutation test at the 5% level: the truth is no less flat than 95% of the members
+    assert statistic <= np.quantile(null, 0.95)
+
+
+def test_model_error_gives_a_measurable_bias(worlds):
+    def bias(folder):
+        truth = component(folder, "truth")
+        ensemble = component(folder, "reforecast").isel(lead_time=-1)
+        error = ensemble.z500.mean("member") - truth.z500.sel(
+            time=ensemble.init_time + ensemble.lead_time
+        )
+        per_init = weighted(error, ["lat", "lon"])
+        return float(per_init.mean()), float(per_init.std() / np.sqrt(per_init.size))
+
+    perfect, _perfect_se = bias(worlds[False])
+    biased, biased_se = bias(worlds[True])
+    assert abs(biased) > 5 * biased_se
+    assert abs(biased) > 3 * abs(perfect)
+    statistic, null = exchangeability_test(worlds[True])
+    assert statistic > 5 * null.max()  # the biased ensemble is visibly unreliable
+
+
+def test_prepare_world_family_through_the_catalog(worlds, tmp_path):
+    text = (load_catalog().path).read_text().replace("profile: default", "profile: tiny")
+    text = text.replace("path: data/world", f"path: {worlds[True].parent}")
+    (tmp_path / "catalog.yaml").write_text(text)
+    catalog = load_catalog(tmp_path / "catalog.yaml")
+    assert catalog.expand("world") == ["world-truth", "world-reforecast", "world-operational"]
+    path = prepare_entry("world-operational", catalog, tmp_path / "prepared", progress=False)
+    data, truth = open_complete(path), open_complete(path, "truth")
+    assert data["z500"].dims == ("init_time", "lead_time", "member", "lat", "lon")
+    assert data.sizes["member"] == 31 and data["z500"].attrs["units"] == "m2 s-2"
+    np.testing.assert_allclose(
+        truth["z500"].isel(lead_time=0).values,
+        data["z500"].isel(lead_time=0, member=0).values,
+        rtol=1e-6,
+    )
+    clim = open_complete(path, "climatology")
+    assert np.isfinite(clim["z500"].values).all()
