@@ -1,0 +1,101 @@
+"""The embedded world: build time per profile, and the statistics its ensembles must show.
+
+For each profile and for the perfect-model and model-error settings: wall-clock build
+time, truth steadiness (kinetic energy in the first and second halves), operational
+ensemble spread and ensemble-mean RMSE of z500 against lead time, the climatological
+standard deviation they saturate toward, the reforecast's mean z500 error (bias), and
+the rank-flatness permutation test (see forecast.scoring.metrics.exchangeability_chi2).
+
+    scripts/in-env python benchmarks/world_build.py --profiles tiny default
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from forecast.scoring.metrics import exchangeability_chi2
+from forecast.scoring.regions import area_weights
+from pipelines.store import open_complete
+from pipelines.world import WorldSettings, build_world
+
+
+def mean_over(da, dims):
+    return da.weighted(area_weights(da)).mean(dims)
+
+
+def measure(folder: Path) -> dict:
+    truth = open_complete(folder / "truth.zarr").load()
+    operational = open_complete(folder / "operational.zarr").load()
+    reforecast = open_complete(folder / "reforecast.zarr").load()
+    kinetic = mean_over(0.5 * (truth.u500**2 + truth.v500**2), ["lat", "lon"]).values
+    half = kinetic.size // 2
+    at_valid = truth.sel(time=operational.init_time + operational.lead_time).z500
+    spread = np.sqrt(mean_over(operational.z500.var("member", ddof=1), ["init_time", "lat", "lon"]))
+    rmse = np.sqrt(
+        mean_over((operational.z500.mean("member") - at_valid) ** 2, ["init_time", "lat", "lon"])
+    )
+    error = (
+        reforecast.z500.mean("member")
+        - truth.sel(time=reforecast.init_time + reforecast.lead_time).z500
+    )
+    bias = mean_over(error, ["init_time", "lat", "lon"])
+    later = operational.isel(lead_time=slice(2, None))
+    statistic, null = exchangeability_chi2(
+        np.moveaxis(later.z500.values, 2, -1),
+        truth.sel(time=later.init_time + later.lead_time).z500.values,
+    )
+    return {
+        "kinetic_energy_halves": [float(kinetic[:half].mean()), float(kinetic[half:].mean())],
+        "lead_days": (operational.lead_time.values / np.timedelta64(1, "D")).tolist(),
+        "z500_spread": spread.values.round(1).tolist(),
+        "z500_rmse": rmse.values.round(1).tolist(),
+        "z500_climatological_std": float(
+            np.sqrt(mean_over(truth.z500.var("time"), ["lat", "lon"]))
+        ),
+        "z500_bias_reforecast": bias.values.round(1).tolist(),
+        "rank_chi2_truth": statistic,
+        "rank_chi2_null_median": float(np.median(null)),
+        "rank_chi2_null_95": float(np.quantile(null, 0.95)),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--profiles", nargs="+", default=["tiny", "default"])
+    parser.add_argument(
+        "--out", type=Path, default=Path(__file__).parent / "out" / "world_build.json"
+    )
+    args = parser.parse_args()
+    results = []
+    for profile in args.profiles:
+        for model_error in (False, True):
+            cache = Path(tempfile.mkdtemp(prefix="forecast-world-"))
+            start = time.perf_counter()
+            folder = build_world(
+                WorldSettings(profile=profile, model_error=model_error), cache, progress=False
+            )
+            seconds = time.perf_counter() - start
+            row = {
+                "profile": profile,
+                "model_error": model_error,
+                "build_seconds": seconds,
+                **measure(folder),
+            }
+            results.append(row)
+            print(json.dumps(row), flush=True)
+            shutil.rmtree(cache, ignore_errors=True)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=1))
+
+
+if __name__ == "__main__":
+    main()
