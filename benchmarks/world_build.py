@@ -4,7 +4,8 @@ For each profile and for the perfect-model and model-error settings: wall-clock 
 time, truth steadiness (kinetic energy in the first and second halves), operational
 ensemble spread and ensemble-mean RMSE of z500 against lead time, the climatological
 standard deviation they saturate toward, the reforecast's mean z500 error (bias), and
-the rank-flatness permutation test (see forecast.scoring.metrics.exchangeability_chi2).
+the rms of the time-mean error map at the last lead, and the rank-flatness
+permutation test (see forecast.scoring.metrics.exchangeability_chi2).
 
     scripts/in-env python benchmarks/world_build.py --profiles tiny default
 """
@@ -46,6 +47,10 @@ def measure(folder: Path) -> dict:
         - truth.sel(time=reforecast.init_time + reforecast.lead_time).z500
     )
     bias = mean_over(error, ["init_time", "lat", "lon"])
+    bias_map = error.isel(lead_time=-1).mean(
+        "init_time"
+    )  # the systematic error pattern at the last lead
+    bias_map_rms = float(np.sqrt(mean_over(bias_map**2, ["lat", "lon"])))
     later = operational.isel(lead_time=slice(2, None))
     statistic, null = exchangeability_chi2(
         np.moveaxis(later.z500.values, 2, -1),
@@ -60,6 +65,7 @@ def measure(folder: Path) -> dict:
             np.sqrt(mean_over(truth.z500.var("time"), ["lat", "lon"]))
         ),
         "z500_bias_reforecast": bias.values.round(1).tolist(),
+        "z500_bias_map_rms_last_lead": bias_map_rms,
         "rank_chi2_truth": statistic,
         "rank_chi2_null_median": float(np.median(null)),
         "rank_chi2_null_95": float(np.quantile(null, 0.95)),

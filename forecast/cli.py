@@ -85,9 +85,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     prepare.add_argument(
         "entries",
-        nargs="+",
+        nargs="*",
+        default=["world"],
         metavar="ENTRY",
-        help="catalog entry names, or a family prefix ('world' prepares world-truth, world-reforecast, world-operational)",
+        help="catalog entry names, or a family prefix: 'world' (the default) prepares "
+        "world-truth, world-reforecast and world-operational",
     )
     _add_catalog(prepare)
     prepare.add_argument(
@@ -120,7 +122,12 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     score.add_argument(
-        "--forecast", type=Path, required=True, metavar="ENS", help="the ensemble to score"
+        "--forecast",
+        type=Path,
+        default=DEFAULT_OUT / "world-operational.zarr",
+        metavar="ENS",
+        help="the ensemble to score (default: the prepared world's operational ensemble, "
+        f"{DEFAULT_OUT / 'world-operational.zarr'}, made by 'forecast prepare')",
     )
     score.add_argument(
         "--truth",

@@ -15,7 +15,7 @@ import hashlib
 import json
 import os
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -119,7 +119,7 @@ def _writable(path: Path) -> Iterator[None]:
 
 def write_store(
     path: str | os.PathLike[str],
-    groups: dict[str, xr.Dataset | Callable[[], xr.Dataset]],
+    groups: dict[str, xr.Dataset],
     *,
     outer: str,
     key: str,
@@ -134,9 +134,8 @@ def write_store(
     path
         Final store path. Nothing appears there until the write is complete.
     groups
-        Group name -> dataset (lazy), or a function returning it (called only if the
-        group is not yet written, e.g. to skip recomputing a climatology on resume).
-        Datasets with the ``outer`` dimension are written block by block; the others whole.
+        Group name -> lazy dataset, the root ("") first. Datasets with the ``outer``
+        dimension are written block by block; the others whole (and skipped on resume).
     outer
         The dimension along which blocks are written and progress is recorded.
     key
@@ -164,11 +163,10 @@ def write_store(
             shutil.rmtree(partial, ignore_errors=True)
             record = {"key": key, "groups": {}}
             _write_json_atomic(progress_file, record)
-        for name, dataset in groups.items():
+        for name, ds in groups.items():
             state = record["groups"].setdefault(name, {"template": False, "done": []})
-            if state["template"] and outer not in _dims_of_template(partial, name):
+            if state["template"] and outer not in ds.dims:
                 continue  # a whole (small) group, already written
-            ds = dataset() if callable(dataset) else dataset
             if not state["template"]:
                 _write_template(ds, partial, name, outer)
                 state["template"] = True
@@ -184,11 +182,6 @@ def write_store(
         os.replace(partial, path)
         progress_file.unlink(missing_ok=True)
     return path
-
-
-def _dims_of_template(partial: Path, group: str) -> set[str]:
-    ds = xr.open_zarr(partial, group=group or None, consolidated=False)
-    return set(ds.dims)
 
 
 def _zarr_group(group: str) -> str | None:

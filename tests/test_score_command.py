@@ -47,6 +47,12 @@ def test_score_a_prepared_store(prepared, tmp_path, capsys):
             expected_crps(prepared, "z500", lead),
             rtol=1e-5,
         )
+    counts = (
+        scores["event_reliability_count"]
+        .sel(variable="z500", event="above_2sigma")
+        .isel(lead_time=0)
+    )
+    assert int(counts.sum("bin")) == 4 * 9 * 18  # every init time and grid point falls in one bin
     rows = json.loads(out.with_suffix(".json").read_text())["rows"]
     assert len(rows) == 8 and {"crps", "rmse", "spread_skill", "above_2sigma_auc"} <= set(rows[0])
 

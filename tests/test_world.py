@@ -6,7 +6,7 @@ import torch
 import xarray as xr
 
 from forecast import scoring
-from forecast.scoring.metrics import binned_rank_chi2, exchangeability_chi2
+from forecast.scoring.metrics import exchangeability_chi2, rank_chi2
 from pipelines import load_catalog
 from pipelines.prepare import prepare_entry
 from pipelines.store import open_complete
@@ -43,6 +43,18 @@ def test_model_is_deterministic_for_a_seed():
     assert not torch.equal(run(1), run(2))
 
 
+def test_world_build_is_deterministic_and_cached(worlds, tmp_path):
+    again = build_world(WorldSettings(profile="tiny", model_error=True), tmp_path, progress=False)
+    for name in ("truth", "operational"):
+        xr.testing.assert_identical(component(again, name), component(worlds[True], name))
+    start = again.stat().st_mtime
+    assert (
+        build_world(WorldSettings(profile="tiny", model_error=True), tmp_path, progress=False)
+        == again
+    )
+    assert again.stat().st_mtime == start
+
+
 def test_truth_is_steady_with_weather_like_winds(worlds):
     truth = component(worlds[False], "truth")
     assert all(np.isfinite(truth[v].values).all() for v in truth.data_vars)
@@ -75,14 +87,13 @@ def exchangeability_test(folder) -> tuple[float, np.ndarray]:
     return exchangeability_chi2(np.moveaxis(ensemble.z500.values, 2, -1), observed)
 
 
-def test_binned_rank_chi2_against_scipy():
+def test_rank_chi2_against_scipy():
     from scipy import stats
 
     rng = np.random.default_rng(0)
     members, observed = rng.standard_normal((500, 15)), rng.standard_normal(500)
-    fraction = ((members < observed[:, None]).sum(axis=1) + 0.5) / 16
-    counts = np.bincount((fraction * 8).astype(int), minlength=8)
-    assert binned_rank_chi2(members, observed) == pytest.approx(stats.chisquare(counts).statistic)
+    counts = np.bincount((members < observed[:, None]).sum(axis=1), minlength=16)
+    assert rank_chi2(members, observed) == pytest.approx(stats.chisquare(counts).statistic)
 
 
 def test_perfect_model_rank_histogram_is_flat(worlds):

@@ -121,9 +121,9 @@ def reliability_diagram(
     bins = xr.DataArray(np.arange(n_bins), dims="bin", coords={"bin": centres})
     in_bin = (index == bins) & outcome.notnull()
     count = in_bin.sum(dims)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean_probability = probability.where(in_bin).sum(dims) / count
-        observed = outcome.where(in_bin).sum(dims) / count
+    occupied = count.where(count > 0)  # empty bins: NaN, not 0/0
+    mean_probability = probability.where(in_bin).sum(dims) / occupied
+    observed = outcome.where(in_bin).sum(dims) / occupied
     return _merge(count=count, forecast_probability=mean_probability, observed_frequency=observed)
 
 

@@ -170,31 +170,28 @@ def rank_flatness(histogram: XrObj) -> xr.Dataset:
     return xr.Dataset({"chi2": chi2, "p_value": p_value, "reliability_index": delta})
 
 
-def binned_rank_chi2(members: np.ndarray, observed: np.ndarray, bins: int = 8) -> float:
-    """Chi-square statistic (against flatness) of the rank of ``observed`` among ``members``
-    (..., M), counted in ``bins`` equal bins of the normalised rank (r + 1/2) / (M + 1)."""
+def rank_chi2(members: np.ndarray, observed: np.ndarray) -> float:
+    """Chi-square statistic against flatness of the rank of ``observed`` among ``members``
+    (..., M), pooled over all points: M + 1 bins. Ties count as below (continuous data)."""
+    size = members.shape[-1]
     rank = (members < observed[..., None]).sum(axis=-1)
-    fraction = (rank + 0.5) / (members.shape[-1] + 1)
-    counts = np.bincount(
-        np.minimum((fraction * bins).astype(int), bins - 1).ravel(), minlength=bins
-    )
-    expected = counts.sum() / bins
+    counts = np.bincount(rank.ravel(), minlength=size + 1)
+    expected = counts.sum() / (size + 1)
     return float(((counts - expected) ** 2 / expected).sum())
 
 
-def exchangeability_chi2(
-    members: np.ndarray, observed: np.ndarray, bins: int = 8
-) -> tuple[float, np.ndarray]:
+def exchangeability_chi2(members: np.ndarray, observed: np.ndarray) -> tuple[float, np.ndarray]:
     """Rank-flatness statistic of the truth, and its null distribution from the members.
 
     Neighbouring points, lead times and init times are correlated, so the textbook
     chi-square p-value of a pooled rank histogram is far too small. Each member taken in
     turn as pseudo-truth against the other M - 1 is, in a reliable ensemble, exchangeable
     with the truth and has the same correlations: the M pseudo-truth statistics are the
-    null distribution (a permutation test). Returns (statistic of the truth, the M null values).
+    null distribution (a permutation test). The truth is ranked among M - 1 members too
+    (the last is left out), so all statistics have the same M bins.
+    Returns (statistic of the truth, the M null values).
     """
     null = [
-        binned_rank_chi2(np.delete(members, k, axis=-1), members[..., k], bins)
-        for k in range(members.shape[-1])
+        rank_chi2(np.delete(members, k, axis=-1), members[..., k]) for k in range(members.shape[-1])
     ]
-    return binned_rank_chi2(members, observed, bins), np.array(null)
+    return rank_chi2(members[..., :-1], observed), np.array(null)

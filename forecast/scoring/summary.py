@@ -1,7 +1,7 @@
 """The whole score table of an ensemble against the truth: one Dataset, lazy until computed.
 
 Dimensions of the result: ``variable``, ``lead_time``, and, per metric, ``rank``
-(rank histogram) or ``event`` (extreme events). Everything else (init times, space)
+(rank histogram), ``event`` (extreme events) and ``bin`` (reliability diagrams). Everything else (init times, space)
 is averaged with cell-area weights over the chosen region.
 """
 
@@ -32,7 +32,13 @@ def _event_scores(
     probability = events.event_probability(forecast, threshold, above=above)
     outcome = events.event_outcome(truth, threshold, above=above)
     auc = events.roc(probability, outcome, members=forecast.sizes["member"], dims=dims)["auc"]
-    return brier.assign(auc=auc)
+    diagram = events.reliability_diagram(probability, outcome, dims=dims)
+    return brier.assign(
+        auc=auc,
+        reliability_count=diagram["count"],
+        reliability_forecast_probability=diagram["forecast_probability"],
+        reliability_observed_frequency=diagram["observed_frequency"],
+    )
 
 
 def score_variable(

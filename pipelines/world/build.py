@@ -74,6 +74,7 @@ class WorldSettings:
     seed: int = 0
     model_error: bool = True
     perturbation: float = 2.0e-6  # s-1, rms vorticity of initial-condition errors
+    device: str = "cpu"  # or "cuda": the model runs batched on either
 
     def key(self) -> str:
         return fingerprint(
@@ -91,8 +92,8 @@ def ensemble_physics(settings: WorldSettings) -> Physics:
 
 
 def _grid_coords(model: ShallowWater) -> dict[str, np.ndarray]:
-    lat = np.rad2deg(model.lats.numpy())[::-1].copy()  # ascending
-    lon = np.rad2deg(model.lons.numpy())
+    lat = np.rad2deg(model.lats.cpu().numpy())[::-1].copy()  # ascending
+    lon = np.rad2deg(model.lons.cpu().numpy())
     return {"lat": lat, "lon": lon}
 
 
@@ -118,7 +119,7 @@ def _perturbation(
 ) -> torch.Tensor:
     """Smooth random vorticity errors (spectral), rms ``amplitude`` on the grid."""
     noise = model.stirring_noise(batch, generator) / model.physics.stirring * amplitude
-    out = torch.zeros(batch, 3, *noise.shape[-2:], dtype=noise.dtype)
+    out = torch.zeros(batch, 3, *noise.shape[-2:], dtype=noise.dtype, device=noise.device)
     out[:, 1] = noise
     return out
 
@@ -128,8 +129,8 @@ def run_truth(
 ) -> tuple[xr.Dataset, torch.Tensor, torch.Tensor]:
     """The truth run; also returns the spectral states and forcing at every output time."""
     profile = PROFILES[settings.profile]
-    model = ShallowWater(profile.nlat, profile.nlon, profile.dt, Physics())
-    generator = torch.Generator().manual_seed(settings.seed)
+    model = ShallowWater(profile.nlat, profile.nlon, profile.dt, Physics()).to(settings.device)
+    generator = torch.Generator(device=settings.device).manual_seed(settings.seed)
     spec = model.initial_state(profile.segments, generator)
     forcing = model.stirring_noise(profile.segments, generator)
     steps_per_output = round(profile.output_hours * 3600 / profile.dt)
@@ -170,7 +171,9 @@ def run_ensemble(
 ) -> xr.Dataset:
     """Ensemble forecasts from truth states at chosen init times."""
     profile = PROFILES[settings.profile]
-    model = ShallowWater(profile.nlat, profile.nlon, profile.dt, ensemble_physics(settings))
+    model = ShallowWater(profile.nlat, profile.nlon, profile.dt, ensemble_physics(settings)).to(
+        settings.device
+    )
     per_segment = profile.segment_days * 24 // profile.output_hours
     lead_outputs = profile.lead_days * 24 // profile.lead_hours
     lead_steps = round(profile.lead_hours * 3600 / profile.dt)
@@ -197,12 +200,14 @@ def run_ensemble(
         chosen = np.linspace(pool.start, pool.stop - 1, per).round().astype(int)
         picks.extend(segment * per_segment + chosen)
     picks = np.array(sorted(set(picks)))[:n_inits]
-    generator = torch.Generator().manual_seed(settings.seed * 1000 + COMPONENTS.index(component))
-    init_states = states[picks]
+    generator = torch.Generator(device=settings.device).manual_seed(
+        settings.seed * 1000 + COMPONENTS.index(component)
+    )
+    init_states = states[torch.as_tensor(picks)]
     analysis = init_states + _perturbation(model, len(picks), settings.perturbation, generator)
     spec = analysis.repeat_interleave(members, dim=0)
     spec = spec + _perturbation(model, spec.shape[0], settings.perturbation, generator)
-    forcing = forcings[picks].repeat_interleave(members, dim=0)
+    forcing = forcings[torch.as_tensor(picks)].repeat_interleave(members, dim=0)
     outputs = [spec.clone()]
     for _ in tqdm(
         range(lead_outputs), desc=f"world {component}", unit="lead", disable=not progress
@@ -233,7 +238,6 @@ def build_world(settings: WorldSettings, cache: str | Path, progress: bool = Tru
     folder = Path(cache) / f"world-{settings.profile}-{settings.key()}"
     if all((folder / f"{c}.zarr").exists() for c in COMPONENTS):
         return folder
-    torch.manual_seed(settings.seed)
     truth, states, forcings = run_truth(settings, progress)
     attrs = {
         "world": "forced-dissipative shallow water (pipelines.world)",

@@ -121,8 +121,8 @@ class ShallowWater(torch.nn.Module):
         times the stirring amplitude, confined to the stirred band of total wavenumbers."""
         p = self.physics
         shape = (batch, *self.band.shape)
-        real = torch.randn(shape, generator=generator, dtype=torch.float64)
-        imag = torch.randn(shape, generator=generator, dtype=torch.float64)
+        real = torch.randn(shape, generator=generator, dtype=torch.float64, device=generator.device)
+        imag = torch.randn(shape, generator=generator, dtype=torch.float64, device=generator.device)
         return p.stirring * self.band_scale * self.band * torch.complex(real, imag)
 
     def winds(self, spec: torch.Tensor) -> torch.Tensor:
@@ -151,12 +151,9 @@ class ShallowWater(torch.nn.Module):
     def initial_state(self, batch: int, generator: torch.Generator) -> torch.Tensor:
         """Flat free surface at the mean depth, at rest, plus small seeded vorticity noise."""
         p = self.physics
-        phi = torch.full(
-            (batch, self.nlat, self.nlon), p.gravity * p.mean_depth, dtype=torch.float64
-        )
-        noise = 1e-6 * torch.randn(
-            batch, self.nlat, self.nlon, generator=generator, dtype=torch.float64
-        )
+        options = {"dtype": torch.float64, "device": generator.device}
+        phi = torch.full((batch, self.nlat, self.nlon), p.gravity * p.mean_depth, **options)
+        noise = 1e-6 * torch.randn(batch, self.nlat, self.nlon, generator=generator, **options)
         grid = torch.stack([phi, noise, torch.zeros_like(noise)], dim=1)
         return torch.tril(self.sht(grid))
 
