@@ -22,23 +22,17 @@ from .scoring.summary import score_ensemble, table_rows
 def open_ensemble_file(path: Path, group: str | None = None) -> xr.Dataset | None:
     """Open a zarr store (or one group) or a netCDF file lazily; None if the group is absent."""
     source = str(path)
+    if path.name.endswith(".partial"):
+        raise DataError(
+            "is an unfinished store; run the command that writes it again to finish it", source
+        )
     if not path.exists():
         raise DataError("no such file or directory", source)
     try:
         if path.is_dir():
             if group is not None and not (path / group).exists():
                 return None
-            if (
-                path.name.endswith(".zarr")
-                and (path / "zarr.json").exists()
-                and not is_complete(path)
-            ):
-                stored = xr.open_zarr(path, consolidated=False)
-                if stored.attrs.get("role") and not stored.attrs.get("forecast_store_complete"):
-                    raise DataError(
-                        "is an unfinished store; run the command that writes it again", source
-                    )
-            ours = is_complete(path)
+            ours = is_complete(path)  # our stores are never consolidated
             return xr.open_zarr(path, group=group, chunks={}, consolidated=False if ours else None)
         if group is not None:
             return None

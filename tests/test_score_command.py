@@ -84,6 +84,9 @@ def test_score_against_a_catalog_truth_with_percentile_events(prepared, sources,
 def test_score_errors_are_clear(tmp_path, capsys, sources):
     assert main(["score", "--forecast", str(tmp_path / "nope.zarr")]) == 2
     assert "no such file" in capsys.readouterr().err
+    (tmp_path / "half.zarr.partial").mkdir()
+    assert main(["score", "--forecast", str(tmp_path / "half.zarr.partial")]) == 2
+    assert "unfinished store" in capsys.readouterr().err
     xr.Dataset(
         {"z500": (("time", "lat", "lon"), np.zeros((1, 2, 2)))},
         coords={"lat": [0, 1], "lon": [0, 1]},
