@@ -1,0 +1,73 @@
+"""EDM preconditioning and training loss (Karras et al. 2022, "Elucidating the Design
+Space of Diffusion-Based Generative Models", NeurIPS, Table 1 and sect. 5).
+
+The denoiser D(x; sigma) = c_skip x + c_out F(c_in x, c_noise) with
+
+    c_skip = sd^2 / (sigma^2 + sd^2),   c_out = sigma sd / sqrt(sigma^2 + sd^2),
+    c_in = 1 / sqrt(sigma^2 + sd^2),    c_noise = ln(sigma) / 4,
+
+(sd the data standard deviation) keeps the network's inputs and targets at unit
+variance at every noise level. Training draws ln sigma ~ N(P_mean, P_std^2) and
+weights the squared error by lambda(sigma) = (sigma^2 + sd^2) / (sigma sd)^2.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+
+@dataclass(frozen=True)
+class EDMConfig:
+    sigma_data: float = 1.0  # inputs are standardised anomalies
+    p_mean: float = -1.2
+    p_std: float = 1.2
+    # Sampling range: the data are unit-variance anomalies, so sigma_max = 20 sd already
+    # makes the start indistinguishable from pure noise; with sigma_min = 0.02 the default
+    # 32-step DPM-Solver++(2M) gets Gaussian variances right to about 1% (tests/test_diffusion.py).
+    sigma_min: float = 0.02
+    sigma_max: float = 20.0
+    rho: float = 7.0
+    sampler_steps: int = 32
+
+
+class EDMPreconditioner(torch.nn.Module):
+    """Wraps a network F(x_in, condition, c_noise) into the denoiser D(x; sigma, condition)."""
+
+    def __init__(self, network: torch.nn.Module, config: EDMConfig | None = None) -> None:
+        super().__init__()
+        self.network = network
+        self.config = config or EDMConfig()
+
+    def forward(
+        self, x: torch.Tensor, sigma: torch.Tensor, condition: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        sd = self.config.sigma_data
+        sigma = sigma.to(x.dtype).reshape(-1, *([1] * (x.ndim - 1)))
+        total = sigma**2 + sd**2
+        c_skip = sd**2 / total
+        c_out = sigma * sd / total.sqrt()
+        c_in = 1 / total.sqrt()
+        c_noise = sigma.log().flatten() / 4
+        return c_skip * x + c_out * self.network(c_in * x, condition, c_noise)
+
+
+def edm_loss(
+    denoiser: EDMPreconditioner,
+    target: torch.Tensor,
+    condition: torch.Tensor | None = None,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """Weighted denoising loss averaged over the batch (one noise level per sample)."""
+    config = denoiser.config
+    shape = (target.shape[0], *([1] * (target.ndim - 1)))
+    normal = torch.randn(shape, generator=generator, device=target.device, dtype=target.dtype)
+    sigma = (normal * config.p_std + config.p_mean).exp()
+    noise = (
+        torch.randn(target.shape, generator=generator, device=target.device, dtype=target.dtype)
+        * sigma
+    )
+    denoised = denoiser(target + noise, sigma.flatten(), condition)
+    weight = (sigma**2 + config.sigma_data**2) / (sigma * config.sigma_data) ** 2
+    return (weight * (denoised - target) ** 2).mean()
