@@ -60,6 +60,49 @@ def _score(args: argparse.Namespace) -> int:
     return 0
 
 
+def _train(args: argparse.Namespace) -> int:
+    from .train import BUDGETS, TrainConfig, train
+
+    steps, batch, width = BUDGETS[args.budget]
+    config = TrainConfig(
+        model=args.model,
+        steps=args.steps or steps,
+        batch_size=args.batch_size or batch,
+        width=width,
+        seed=args.seed,
+        warmup=min(100, max(1, (args.steps or steps) // 10)),
+    )
+    data = args.data or DEFAULT_OUT / "world-reforecast.zarr"
+    out = args.out or Path("runs") / args.model
+    start = time.perf_counter()
+    train(data, out, config, device=args.device, progress=not args.quiet)
+    print(f"{args.model}: checkpoint {out} ({time.perf_counter() - start:.0f} s)")
+    return 0
+
+
+def _generate(args: argparse.Namespace) -> int:
+    from .generate import generate
+
+    inits = [int(i) for i in args.init.split(",")] if args.init else None
+    start = time.perf_counter()
+    path = generate(
+        args.checkpoint,
+        args.source,
+        args.out,
+        members=args.members,
+        seeds=args.seeds,
+        inits=inits,
+        steps=args.steps,
+        batch_size=args.batch_size,
+        seed=args.seed,
+        device=args.device,
+        overwrite=args.overwrite,
+        progress=not args.quiet,
+    )
+    print(f"ensemble: {path} ({time.perf_counter() - start:.0f} s)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="forecast",
@@ -107,6 +150,81 @@ def build_parser() -> argparse.ArgumentParser:
     )
     prepare.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     prepare.set_defaults(handler=_prepare)
+
+    train = commands.add_parser(
+        "train",
+        help="train a generative ensemble model on a prepared forecast store",
+        description=(
+            "Train SEEDS-GEE (emulate more members of the same ensemble from K seeds) or SEEDS-GPP "
+            "(targets mix reanalysis and members: a bias-corrected ensemble) on a prepared forecast "
+            "store. EDM diffusion with a spherical UNet, AdamW, cosine learning rate, EMA, gradient "
+            "clipping, bf16 on CUDA. Writes OUT/model.safetensors and OUT/config.json; run again to resume."
+        ),
+    )
+    train.add_argument("--model", choices=["seeds-gee", "seeds-gpp"], default="seeds-gee")
+    train.add_argument(
+        "--data",
+        type=Path,
+        default=None,
+        help=f"prepared forecast store (default: {DEFAULT_OUT / 'world-reforecast.zarr'})",
+    )
+    train.add_argument(
+        "--out", type=Path, default=None, help="checkpoint folder (default: runs/MODEL)"
+    )
+    train.add_argument(
+        "--budget",
+        choices=["tiny", "quick", "full"],
+        default="quick",
+        help="tiny: seconds (tests); quick: minutes on a laptop CPU (default); full: for a GPU",
+    )
+    train.add_argument(
+        "--steps", type=int, default=None, help="override the budget's number of steps"
+    )
+    train.add_argument(
+        "--batch-size", type=int, default=None, help="override the budget's batch size"
+    )
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--device", default="cpu", help="cpu or cuda")
+    train.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    train.set_defaults(handler=_train)
+
+    gen = commands.add_parser(
+        "generate",
+        help="K seed members -> N generated members per init time, into zarr",
+        description=(
+            "For each init time of the source ensemble take its first K members as seeds and draw N "
+            "members with the checkpoint's model, in physical units, into a zarr store (resumable: "
+            "run again after an interruption). The store carries the truth and climatology of the "
+            "source, so 'forecast score --forecast OUT' works on it directly."
+        ),
+    )
+    gen.add_argument(
+        "--checkpoint", type=Path, default=Path("runs/seeds-gee"), help="checkpoint folder"
+    )
+    gen.add_argument(
+        "--from",
+        dest="source",
+        type=Path,
+        default=DEFAULT_OUT / "world-operational.zarr",
+        help="prepared forecast store giving the seeds (default: the world's operational ensemble)",
+    )
+    gen.add_argument("--members", type=int, default=64, help="members to generate (default 64)")
+    gen.add_argument("--seeds", type=int, default=2, help="seed members K (default 2)")
+    gen.add_argument(
+        "--init", default=None, help="comma-separated init-time indices (default: all)"
+    )
+    gen.add_argument(
+        "--steps", type=int, default=None, help="sampler steps (default: the checkpoint's, 32)"
+    )
+    gen.add_argument("--batch-size", type=int, default=64, help="samples per network call")
+    gen.add_argument("--seed", type=int, default=0)
+    gen.add_argument("--device", default="cpu", help="cpu or cuda")
+    gen.add_argument("--out", type=Path, default=Path("runs/ensemble.zarr"))
+    gen.add_argument(
+        "--overwrite", action="store_true", help="replace an output made from other inputs"
+    )
+    gen.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    gen.set_defaults(handler=_generate)
 
     score = commands.add_parser(
         "score",

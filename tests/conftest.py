@@ -99,3 +99,32 @@ ens:
 """
     )
     return tmp_path
+
+
+@pytest.fixture(scope="session")
+def tiny_worlds(tmp_path_factory) -> dict[bool, Path]:
+    """The tiny world built once per test session, without and with model error."""
+    from pipelines.world import WorldSettings, build_world
+
+    cache = tmp_path_factory.mktemp("world")
+    return {
+        error: build_world(WorldSettings(profile="tiny", model_error=error), cache, progress=False)
+        for error in (False, True)
+    }
+
+
+@pytest.fixture(scope="session")
+def tiny_prepared(tiny_worlds, tmp_path_factory) -> dict[str, Path]:
+    """The tiny world (with model error) prepared through the catalog: entry name -> store."""
+    from pipelines import load_catalog
+    from pipelines.prepare import prepare_entry
+
+    folder = tmp_path_factory.mktemp("prepared")
+    text = load_catalog().path.read_text().replace("profile: default", "profile: tiny")
+    text = text.replace("path: data/world", f"path: {tiny_worlds[True].parent}")
+    (folder / "catalog.yaml").write_text(text)
+    catalog = load_catalog(folder / "catalog.yaml")
+    return {
+        name: prepare_entry(name, catalog, folder, progress=False)
+        for name in ("world-truth", "world-reforecast", "world-operational")
+    }

@@ -8,19 +8,14 @@ import xarray as xr
 from forecast import scoring
 from forecast.scoring.metrics import exchangeability_chi2, rank_chi2
 from pipelines import load_catalog
-from pipelines.prepare import prepare_entry
 from pipelines.store import open_complete
 from pipelines.world import WorldSettings, build_world
 from pipelines.world.model import Physics, ShallowWater
 
 
 @pytest.fixture(scope="module")
-def worlds(tmp_path_factory):
-    cache = tmp_path_factory.mktemp("world")
-    return {
-        error: build_world(WorldSettings(profile="tiny", model_error=error), cache, progress=False)
-        for error in (False, True)
-    }
+def worlds(tiny_worlds):
+    return tiny_worlds
 
 
 def component(folder, name) -> xr.Dataset:
@@ -120,13 +115,8 @@ def test_model_error_gives_a_measurable_bias(worlds):
     assert statistic > 5 * null.max()  # the biased ensemble is visibly unreliable
 
 
-def test_prepare_world_family_through_the_catalog(worlds, tmp_path):
-    text = (load_catalog().path).read_text().replace("profile: default", "profile: tiny")
-    text = text.replace("path: data/world", f"path: {worlds[True].parent}")
-    (tmp_path / "catalog.yaml").write_text(text)
-    catalog = load_catalog(tmp_path / "catalog.yaml")
-    assert catalog.expand("world") == ["world-truth", "world-reforecast", "world-operational"]
-    path = prepare_entry("world-operational", catalog, tmp_path / "prepared", progress=False)
+def test_prepare_world_family_through_the_catalog(tiny_prepared):
+    path = tiny_prepared["world-operational"]
     data, truth = open_complete(path), open_complete(path, "truth")
     assert data["z500"].dims == ("init_time", "lead_time", "member", "lat", "lon")
     assert data.sizes["member"] == 31 and data["z500"].attrs["units"] == "m2 s-2"
@@ -135,5 +125,9 @@ def test_prepare_world_family_through_the_catalog(worlds, tmp_path):
         data["z500"].isel(lead_time=0, member=0).values,
         rtol=1e-6,
     )
-    clim = open_complete(path, "climatology")
-    assert np.isfinite(clim["z500"].values).all()
+    assert np.isfinite(open_complete(path, "climatology")["z500"].values).all()
+    assert load_catalog().expand("world") == [
+        "world-truth",
+        "world-reforecast",
+        "world-operational",
+    ]

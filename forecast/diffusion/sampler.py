@@ -69,6 +69,7 @@ def dpm_solver_2m_sample(
     generator: torch.Generator | None = None,
     device: torch.device | str = "cpu",
     dtype: torch.dtype = torch.float32,
+    noise: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """DPM-Solver++(2M) (Lu et al. 2022, arXiv:2211.01095, Algorithm 2) on the EDM schedule:
     one denoiser evaluation per step, second order from the second step on.
@@ -80,9 +81,9 @@ def dpm_solver_2m_sample(
     it needs far fewer evaluations than Heun's method in sigma.
     """
     sigmas = karras_sigmas(steps, sigma_min, sigma_max, rho).to(device=device, dtype=torch.float64)
-    x = (
-        torch.randn(shape, generator=generator, device=device, dtype=torch.float64) * sigmas[0]
-    ).to(dtype)
+    if noise is None:  # a standard normal start; pass ``noise`` to fix it independently of batching
+        noise = torch.randn(shape, generator=generator, device=device, dtype=torch.float64)
+    x = (noise.to(device=device, dtype=torch.float64) * sigmas[0]).to(dtype)
     batch = shape[0]
     previous, h_previous = None, None
     for i in range(steps):

@@ -1,0 +1,135 @@
+"""Prepared forecast stores as training samples for generative ensemble models.
+
+Everything is in standardised anomalies a = (x - mu(doy)) / sigma(doy), with the
+day-of-year climatology of the store's reanalysis at each valid time. A sample is:
+
+- ``condition``: per variable the mean and the standard deviation of K seed members
+  (K drawn from ``k_range`` per sample; std 0 when K = 1), so one network serves any K;
+- ``lead``: lead time in days;
+- ``target``: another member of the same ensemble (SEEDS-GEE) or, with probability
+  ``truth_fraction``, the reanalysis at valid time (SEEDS-GPP).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import xarray as xr
+
+from pipelines.climatology import climatology_at
+from pipelines.errors import DataError
+from pipelines.store import open_complete
+
+
+@dataclass
+class AnomalyEnsemble:
+    """A prepared forecast store in memory, as anomalies: (init, lead, member, var, lat, lon)."""
+
+    members: np.ndarray
+    truth: np.ndarray | None  # (init, lead, var, lat, lon)
+    mean: np.ndarray  # climatological mean at valid time (init, lead, var, lat, lon)
+    std: np.ndarray
+    variables: list[str]
+    coords: dict[str, np.ndarray]
+
+    @classmethod
+    def load(cls, store: str | Path, variables: list[str] | None = None) -> AnomalyEnsemble:
+        data = open_complete(store)
+        clim = open_complete(store, "climatology")
+        names = variables or [str(v) for v in data.data_vars]
+        missing = [v for v in names if v not in data.data_vars]
+        if missing:
+            raise DataError(
+                f"has no variables {missing}; it has {list(data.data_vars)}", str(store)
+            )
+        valid = data["init_time"] + data["lead_time"]
+        at = climatology_at(clim[names], valid)
+        mean = _stack(at.sel(statistic="mean", drop=True), names, ("init_time", "lead_time"))
+        std = np.maximum(
+            _stack(at.sel(statistic="std", drop=True), names, ("init_time", "lead_time")), 1e-6
+        )
+        members = _stack(data[names], names, ("init_time", "lead_time", "member"))
+        anomalies = (members - mean[:, :, None]) / std[:, :, None]
+        truth = None
+        if Path(store, "truth").exists():
+            raw = _stack(open_complete(store, "truth")[names], names, ("init_time", "lead_time"))
+            truth = (raw - mean) / std
+        coords = {
+            name: data[name].values for name in ("init_time", "lead_time", "member", "lat", "lon")
+        }
+        return cls(
+            anomalies.astype(np.float32),
+            None if truth is None else truth.astype(np.float32),
+            mean.astype(np.float32),
+            std.astype(np.float32),
+            names,
+            coords,
+        )
+
+    @property
+    def lead_days(self) -> np.ndarray:
+        return (self.coords["lead_time"] / np.timedelta64(1, "D")).astype(np.float32)
+
+
+def _stack(ds: xr.Dataset, names: list[str], leading: tuple[str, ...]) -> np.ndarray:
+    """Variables stacked after the ``leading`` dims, before (lat, lon)."""
+    return np.stack(
+        [ds[n].transpose(*leading, "lat", "lon").values for n in names], axis=len(leading)
+    )
+
+
+def seed_condition(seeds: torch.Tensor) -> torch.Tensor:
+    """(B, K, V, H, W) seed anomalies -> (B, 2V, H, W): their mean and std over K (std 0 for K = 1)."""
+    mean = seeds.mean(dim=1)
+    std = seeds.std(dim=1, unbiased=True) if seeds.shape[1] > 1 else torch.zeros_like(mean)
+    return torch.cat([mean, std], dim=1)
+
+
+class SeedsSamples(torch.utils.data.Dataset):
+    """Random (seeds -> target) samples from an :class:`AnomalyEnsemble`, reproducible per index."""
+
+    def __init__(
+        self,
+        ensemble: AnomalyEnsemble,
+        *,
+        k_range: tuple[int, int] = (1, 4),
+        truth_fraction: float = 0.0,
+        seed: int = 0,
+        skip_lead_zero: bool = True,
+    ) -> None:
+        members = ensemble.members.shape[2]
+        if members < 2:
+            raise DataError("training needs at least 2 members per forecast (K seeds + 1 target)")
+        if truth_fraction > 0 and ensemble.truth is None:
+            raise DataError("SEEDS-GPP needs the reanalysis at valid time (a /truth group)")
+        self.ensemble = ensemble
+        self.k_low, self.k_high = k_range[0], min(k_range[1], members - 1)
+        self.truth_fraction = truth_fraction
+        self.seed = seed
+        first_lead = 1 if skip_lead_zero and ensemble.members.shape[1] > 1 else 0
+        inits, leads = ensemble.members.shape[:2]
+        self.pairs = [(i, j) for i in range(inits) for j in range(first_lead, leads)]
+        self.epoch = 0
+
+    def __len__(self) -> int:
+        return len(self.pairs)
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        rng = np.random.default_rng([self.seed, self.epoch, index])
+        i, j = self.pairs[index]
+        pool = self.ensemble.members[i, j]
+        k = int(rng.integers(self.k_low, self.k_high + 1))
+        chosen = rng.permutation(pool.shape[0])[: k + 1]
+        seeds = torch.from_numpy(pool[chosen[:k]])
+        if self.truth_fraction > 0 and rng.random() < self.truth_fraction:
+            target = self.ensemble.truth[i, j]
+        else:
+            target = pool[chosen[k]]
+        return {
+            "condition": seed_condition(seeds[None])[0],
+            "lead": torch.tensor(self.ensemble.lead_days[j]),
+            "target": torch.from_numpy(np.ascontiguousarray(target)),
+        }

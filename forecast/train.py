@@ -1,0 +1,214 @@
+"""Training of the SEEDS denoisers: AdamW, warm-up then cosine learning rate, gradient
+clipping, an exponential moving average of the weights, bf16 autocast on CUDA,
+deterministic for a seed, resumable.
+
+A checkpoint is a folder:
+
+- ``model.safetensors``: the EMA weights (what generation uses);
+- ``config.json``: model kind, network and diffusion settings, variables, training
+  settings and provenance (the config travels with the weights);
+- ``state.pt``: raw weights, optimiser and step, for resuming (loaded with
+  ``torch.load(weights_only=True)``: tensors and plain numbers only).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+from tqdm.auto import tqdm
+
+from pipelines.errors import DataError
+
+from .diffusion import EDMConfig, EDMPreconditioner, edm_loss
+from .models import SphereUNet, UNetConfig
+from .samples import AnomalyEnsemble, SeedsSamples
+
+MODELS = ("seeds-gee", "seeds-gpp")
+BUDGETS = {  # steps, batch size, network width
+    "tiny": (30, 8, 8),
+    "quick": (1500, 16, 32),
+    "full": (20000, 32, 64),
+}
+
+
+@dataclass
+class TrainConfig:
+    model: str = "seeds-gee"
+    steps: int = 1500
+    batch_size: int = 16
+    width: int = 32
+    multipliers: tuple[int, ...] = (1, 2, 2)
+    learning_rate: float = 2e-3
+    weight_decay: float = 1e-4
+    warmup: int = 100
+    grad_clip: float = 1.0
+    ema_decay: float = 0.995
+    k_range: tuple[int, int] = (1, 4)
+    truth_fraction: float = 0.5  # SEEDS-GPP only: share of targets taken from the reanalysis
+    seed: int = 0
+    checkpoint_every: int = 250
+    edm: EDMConfig = field(default_factory=EDMConfig)
+
+
+def _learning_rate(config: TrainConfig, step: int) -> float:
+    if step < config.warmup:
+        return config.learning_rate * (step + 1) / config.warmup
+    progress = (step - config.warmup) / max(1, config.steps - config.warmup)
+    return config.learning_rate * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
+
+
+def build_denoiser(unet_config: UNetConfig, edm: EDMConfig) -> EDMPreconditioner:
+    return EDMPreconditioner(SphereUNet(unet_config), edm)
+
+
+def save_checkpoint(folder: Path, ema: torch.nn.Module, metadata: dict) -> None:
+    """Weights and config, each written to a temporary file and renamed (never half-written)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = folder / f"model.safetensors.tmp{os.getpid()}"
+    save_file({k: v.detach().contiguous().cpu() for k, v in ema.state_dict().items()}, str(tmp))
+    os.replace(tmp, folder / "model.safetensors")
+    tmp_json = folder / f"config.json.tmp{os.getpid()}"
+    tmp_json.write_text(json.dumps(metadata, indent=1, default=str))
+    os.replace(tmp_json, folder / "config.json")
+
+
+def load_checkpoint(folder: str | Path, device: str = "cpu") -> tuple[EDMPreconditioner, dict]:
+    """The EMA denoiser and its config; refuses anything but a safetensors + JSON checkpoint."""
+    folder = Path(folder)
+    weights, config_file = folder / "model.safetensors", folder / "config.json"
+    if not weights.is_file() or not config_file.is_file():
+        raise DataError(
+            "not a checkpoint folder (needs model.safetensors and config.json)", str(folder)
+        )
+    try:
+        metadata = json.loads(config_file.read_text())
+        unet_config = UNetConfig(
+            **{**metadata["unet"], "multipliers": tuple(metadata["unet"]["multipliers"])}
+        )
+        edm = EDMConfig(**metadata["edm"])
+    except (KeyError, TypeError, json.JSONDecodeError) as error:
+        raise DataError(
+            f"config.json is not a forecast model config ({error})", str(folder)
+        ) from None
+    denoiser = build_denoiser(unet_config, edm)
+    try:
+        denoiser.load_state_dict(load_file(str(weights), device="cpu"))
+    except RuntimeError as error:
+        raise DataError(
+            f"weights do not match the config ({str(error)[:200]})", str(folder)
+        ) from None
+    return denoiser.to(device).eval(), metadata
+
+
+def train(
+    store: str | Path,
+    out: str | Path,
+    config: TrainConfig,
+    *,
+    device: str = "cpu",
+    variables: list[str] | None = None,
+    progress: bool = True,
+) -> Path:
+    """Train a SEEDS model on a prepared forecast store; resume from ``out`` if it holds a run."""
+    if config.model not in MODELS:
+        raise DataError(f"model must be one of {MODELS}, got {config.model!r}")
+    out = Path(out)
+    torch.manual_seed(config.seed)
+    ensemble = AnomalyEnsemble.load(store, variables)
+    truth_fraction = config.truth_fraction if config.model == "seeds-gpp" else 0.0
+    samples = SeedsSamples(
+        ensemble, k_range=config.k_range, truth_fraction=truth_fraction, seed=config.seed
+    )
+    n_vars = len(ensemble.variables)
+    unet_config = UNetConfig(
+        in_channels=n_vars,
+        cond_channels=2 * n_vars,
+        out_channels=n_vars,
+        width=config.width,
+        multipliers=tuple(config.multipliers),
+    )
+    denoiser = build_denoiser(unet_config, config.edm).to(device)
+    ema = copy.deepcopy(denoiser).eval()
+    optimiser = torch.optim.AdamW(
+        denoiser.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
+    )
+    step = 0
+    state_file = out / "state.pt"
+    if state_file.is_file():
+        state = torch.load(state_file, map_location=device, weights_only=True)
+        denoiser.load_state_dict(state["model"])
+        ema.load_state_dict(state["ema"])
+        optimiser.load_state_dict(state["optimiser"])
+        step = int(state["step"])
+    metadata = {
+        "kind": config.model,
+        "variables": ensemble.variables,
+        "unet": unet_config.as_dict(),
+        "edm": asdict(config.edm),
+        "train": {k: v for k, v in asdict(config).items() if k != "edm"},
+        "data": str(store),
+        "grid": {"lat": ensemble.coords["lat"].tolist(), "lon": ensemble.coords["lon"].tolist()},
+        "parameters": denoiser.network.parameter_count(),
+    }
+    generator = torch.Generator(device="cpu").manual_seed(config.seed + step)
+    autocast = (
+        torch.autocast("cuda", dtype=torch.bfloat16)
+        if device.startswith("cuda")
+        else torch.autocast("cpu", enabled=False)
+    )
+    bar = tqdm(
+        total=config.steps, initial=step, desc=config.model, unit="step", disable=not progress
+    )
+    order = np.random.default_rng(config.seed).permutation(len(samples))
+    while step < config.steps:
+        start = (step * config.batch_size) % len(samples)
+        indices = [int(order[(start + b) % len(order)]) for b in range(config.batch_size)]
+        samples.epoch = (step * config.batch_size) // len(samples)
+        batch = [samples[i] for i in indices]
+        target = torch.stack([b["target"] for b in batch]).to(device)
+        condition = (
+            torch.stack([b["condition"] for b in batch]).to(device),
+            torch.stack([b["lead"] for b in batch]).to(device),
+        )
+        for group in optimiser.param_groups:
+            group["lr"] = _learning_rate(config, step)
+        with autocast:
+            loss = edm_loss(
+                denoiser, target, condition, generator=None if device != "cpu" else generator
+            )
+        optimiser.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(denoiser.parameters(), config.grad_clip)
+        optimiser.step()
+        with torch.no_grad():
+            decay = min(config.ema_decay, (1 + step) / (10 + step))
+            for e, p in zip(ema.parameters(), denoiser.parameters(), strict=True):
+                e.lerp_(p, 1 - decay)
+        step += 1
+        bar.update(1)
+        bar.set_postfix(loss=f"{loss.item():.4f}")
+        if step % config.checkpoint_every == 0 or step == config.steps:
+            save_checkpoint(out, ema, {**metadata, "step": step})
+            tmp = out / f"state.pt.tmp{os.getpid()}"
+            torch.save(
+                {
+                    "model": denoiser.state_dict(),
+                    "ema": ema.state_dict(),
+                    "optimiser": optimiser.state_dict(),
+                    "step": step,
+                },
+                tmp,
+            )
+            os.replace(tmp, state_file)
+    bar.close()
+    if not (out / "model.safetensors").exists():
+        save_checkpoint(out, ema, {**metadata, "step": step})
+    return out
