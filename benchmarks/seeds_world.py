@@ -1,0 +1,117 @@
+"""SEEDS on the embedded world: K seeds -> N generated members, against the seeds alone
+and the 31-member physics ensemble, on held-out init times.
+
+    scripts/in-env forecast prepare world
+    scripts/in-env forecast train --model seeds-gee --budget quick
+    scripts/in-env python benchmarks/seeds_world.py --checkpoint runs/seeds-gee --inits 0,4,8,12
+
+Prints CRPS, spread-skill and rank chi-square of z500 (and the mean over variables) at a
+few lead times, and the cost per generated member (network evaluations and seconds).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+from forecast.generate import generate
+from forecast.scoring.summary import score_ensemble
+from pipelines.store import open_complete
+
+LEADS_H = (24, 72, 120, 240)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--checkpoint", type=Path, default=Path("runs/seeds-gee"))
+    parser.add_argument("--source", type=Path, default=Path("data/prepared/world-operational.zarr"))
+    parser.add_argument("--inits", default="0,4,8,12")
+    parser.add_argument("--members", type=int, default=64)
+    parser.add_argument("--seeds", type=int, default=2)
+    parser.add_argument("--out", type=Path, default=Path("runs/seeds_world"))
+    args = parser.parse_args()
+    inits = [int(i) for i in args.inits.split(",")]
+    start = time.perf_counter()
+    path = generate(
+        args.checkpoint,
+        args.source,
+        args.out / "ensemble.zarr",
+        members=args.members,
+        seeds=args.seeds,
+        inits=inits,
+    )
+    seconds = time.perf_counter() - start
+    generated = open_complete(path)
+    physics = open_complete(args.source).isel(init_time=inits)
+    truth = open_complete(args.source, "truth").isel(init_time=inits)
+    climatology = open_complete(args.source, "climatology")
+    ensembles = {
+        f"{args.seeds} seeds": physics.isel(member=slice(0, args.seeds)),
+        f"physics {physics.sizes['member']}": physics,
+        f"generated {args.members}": generated[list(physics.data_vars)],
+    }
+    results = {}
+    for name, ensemble in ensembles.items():
+        scores = score_ensemble(ensemble, truth, climatology=climatology).compute()
+        results[name] = scores
+    leads = [np.timedelta64(h, "h") for h in LEADS_H]
+    report = {
+        "generation_seconds": seconds,
+        "members_generated": int(generated["z500"].size // generated["z500"][0, 0, 0].size),
+    }
+    report["seconds_per_member_field"] = seconds / report["members_generated"]
+    print(
+        f"generation: {seconds:.0f} s for {report['members_generated']} member-lead fields "
+        f"({report['seconds_per_member_field'] * 1000:.1f} ms each, 32 network evaluations)"
+    )
+    for variable in ("z500", "mean of variables"):
+        print(
+            f"\n{variable}: CRPS (relative to physics) | spread-skill | rank chi2 per lead {LEADS_H} h"
+        )
+        for name, scores in results.items():
+            reference = results[f"physics {physics.sizes['member']}"]
+            if variable == "z500":
+                crps = scores["crps"].sel(variable="z500", lead_time=leads).values
+                ref = reference["crps"].sel(variable="z500", lead_time=leads).values
+                ssr = scores["spread_skill"].sel(variable="z500", lead_time=leads).values
+                chi2 = scores["rank_chi2"].sel(variable="z500", lead_time=leads).values
+            else:
+                crps = (
+                    (scores["crps"] / reference["crps"])
+                    .sel(lead_time=leads)
+                    .mean("variable")
+                    .values
+                )
+                ref = np.ones_like(crps)
+                ssr = scores["spread_skill"].sel(lead_time=leads).mean("variable").values
+                chi2 = scores["rank_chi2"].sel(lead_time=leads).mean("variable").values
+            print(
+                f"  {name:14s} "
+                + "  ".join(f"{c / r:5.3f}" for c, r in zip(crps, ref, strict=True))
+                + " | "
+                + " ".join(f"{s:4.2f}" for s in ssr)
+                + " | "
+                + " ".join(f"{x:7.0f}" for x in chi2)
+            )
+            report[f"{variable}:{name}"] = {
+                "crps": crps.tolist(),
+                "crps_relative_to_physics": (crps / ref).tolist(),
+                "spread_skill": ssr.tolist(),
+                "rank_chi2": chi2.tolist(),
+            }
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "report.json").write_text(json.dumps(report, indent=1))
+    xr.concat(
+        list(results.values()), dim=xr.DataArray(list(results), dims="ensemble", name="ensemble")
+    ).to_netcdf(args.out / "scores.nc")
+
+
+if __name__ == "__main__":
+    main()
