@@ -109,7 +109,9 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "report.json").write_text(json.dumps(report, indent=1))
     xr.concat(
-        list(results.values()), dim=xr.DataArray(list(results), dims="ensemble", name="ensemble")
+        list(results.values()),
+        dim=xr.DataArray(list(results), dims="ensemble", name="ensemble"),
+        join="outer",  # rank histograms have M + 1 bins: different per ensemble
     ).to_netcdf(args.out / "scores.nc")
 
 
