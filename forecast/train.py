@@ -158,7 +158,7 @@ def train(
         "grid": {"lat": ensemble.coords["lat"].tolist(), "lon": ensemble.coords["lon"].tolist()},
         "parameters": denoiser.network.parameter_count(),
     }
-    generator = torch.Generator(device="cpu").manual_seed(config.seed + step)
+    generator = torch.Generator(device=device).manual_seed(config.seed + step)
     autocast = (
         torch.autocast("cuda", dtype=torch.bfloat16)
         if device.startswith("cuda")
@@ -181,9 +181,7 @@ def train(
         for group in optimiser.param_groups:
             group["lr"] = _learning_rate(config, step)
         with autocast:
-            loss = edm_loss(
-                denoiser, target, condition, generator=None if device != "cpu" else generator
-            )
+            loss = edm_loss(denoiser, target, condition, generator=generator)
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(denoiser.parameters(), config.grad_clip)

@@ -18,7 +18,7 @@ import numpy as np
 import xarray as xr
 
 from . import kernels
-from .metrics import MEMBER, _apply, weighted_mean
+from .metrics import MEMBER, _apply, by_variable, weighted_mean
 from .regions import Region
 
 XrObj = Any
@@ -83,23 +83,13 @@ def brier_scores(
     reference = (base_rate * (1 - base_rate)).where(
         lambda r: r > 0
     )  # no skill score without events
-    return _merge(
+    return by_variable(
         brier=bs,
         brier_fair=bs_fair,
         base_rate=base_rate,
         brier_skill=1 - bs / reference,
         brier_skill_fair=1 - bs_fair / reference,
     )
-
-
-def _merge(**named: XrObj) -> xr.Dataset:
-    """Metrics of Datasets (one entry per variable) -> Dataset with a ``variable`` dimension."""
-    first = next(iter(named.values()))
-    if isinstance(first, xr.DataArray):
-        return xr.Dataset(named)
-    variables = list(first.data_vars)
-    per_variable = [xr.Dataset({k: v[name] for k, v in named.items()}) for name in variables]
-    return xr.concat(per_variable, dim=xr.DataArray(variables, dims="variable", name="variable"))
 
 
 def reliability_diagram(
@@ -124,7 +114,9 @@ def reliability_diagram(
     occupied = count.where(count > 0)  # empty bins: NaN, not 0/0
     mean_probability = probability.where(in_bin).sum(dims) / occupied
     observed = outcome.where(in_bin).sum(dims) / occupied
-    return _merge(count=count, forecast_probability=mean_probability, observed_frequency=observed)
+    return by_variable(
+        count=count, forecast_probability=mean_probability, observed_frequency=observed
+    )
 
 
 def roc(
@@ -153,4 +145,4 @@ def roc(
         dask="parallelized",
         output_dtypes=[float],
     )
-    return _merge(hit_rate=hit_rate, false_alarm_rate=false_alarm_rate, auc=area)
+    return by_variable(hit_rate=hit_rate, false_alarm_rate=false_alarm_rate, auc=area)

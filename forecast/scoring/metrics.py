@@ -96,43 +96,26 @@ def ensemble_summary(
         "ssr_factor": np.sqrt((m + 1) / m),
     }
     means = {k: weighted_mean(v, dims, region) for k, v in parts.items()}
-    out = {}
-    for name in _names(truth):
-
-        def pick(key, name=name):
-            value = means[key]
-            return value[name] if isinstance(value, xr.Dataset) else value
-
-        rmse = np.sqrt(pick("mse"))
-        spread = np.sqrt(pick("variance"))
-        out[f"{name}"] = xr.Dataset(
-            {
-                "crps": pick("crps"),
-                "crps_nrg": pick("crps_nrg"),
-                "rmse": rmse,
-                "spread": spread,
-                "spread_skill": pick("ssr_factor") * spread / rmse,
-                "mse_debiased": pick("mse") - pick("variance_over_m"),
-            }
-        )
-    return _stack_variables(out)
-
-
-def _names(obj: XrObj) -> list[str]:
-    return (
-        [str(v) for v in obj.data_vars]
-        if isinstance(obj, xr.Dataset)
-        else [str(obj.name or "value")]
+    rmse, spread = np.sqrt(means["mse"]), np.sqrt(means["variance"])
+    return by_variable(
+        crps=means["crps"],
+        crps_nrg=means["crps_nrg"],
+        rmse=rmse,
+        spread=spread,
+        spread_skill=means["ssr_factor"] * spread / rmse,
+        mse_debiased=means["mse"] - means["variance_over_m"],
     )
 
 
-def _stack_variables(per_variable: dict[str, xr.Dataset]) -> xr.Dataset:
-    """{variable: Dataset of metrics} -> one Dataset of metrics with a ``variable`` dimension."""
-    names = list(per_variable)
-    combined = xr.concat(
-        [per_variable[n] for n in names], dim=xr.DataArray(names, dims="variable", name="variable")
-    )
-    return combined
+def by_variable(**named: XrObj) -> xr.Dataset:
+    """Named metrics -> one Dataset of metrics. Metrics computed on Datasets (one entry per
+    weather variable) gain a ``variable`` dimension; metrics on DataArrays stay as they are."""
+    first = next(iter(named.values()))
+    if isinstance(first, xr.DataArray):
+        return xr.Dataset(named)
+    variables = list(first.data_vars)
+    per_variable = [xr.Dataset({k: v[name] for k, v in named.items()}) for name in variables]
+    return xr.concat(per_variable, dim=xr.DataArray(variables, dims="variable", name="variable"))
 
 
 def rank_histogram(

@@ -52,10 +52,7 @@ def score_variable(
 ) -> xr.Dataset:
     """All metrics for one variable: dims (lead_time, [rank], [event])."""
     dims = ("init_time", "lat", "lon")
-    table = metrics.ensemble_summary(
-        forecast.to_dataset(name="x"), truth.to_dataset(name="x"), dims=dims, region=region
-    )
-    table = table.sel(variable="x", drop=True)
+    table = metrics.ensemble_summary(forecast, truth, dims=dims, region=region)
     histogram = metrics.rank_histogram(forecast, truth, dims=dims, seed=seed)
     flatness = metrics.rank_flatness(histogram)
     table = table.assign(
