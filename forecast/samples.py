@@ -39,7 +39,9 @@ class AnomalyEnsemble:
     def load(cls, store: str | Path, variables: list[str] | None = None) -> AnomalyEnsemble:
         data = open_complete(store)
         clim = open_complete(store, "climatology")
-        names = variables or [str(v) for v in data.data_vars]
+        # sorted: zarr v3 lists a group's arrays in no fixed order, and the channel order
+        # of the network must not change between runs
+        names = variables or sorted(str(v) for v in data.data_vars)
         missing = [v for v in names if v not in data.data_vars]
         if missing:
             raise DataError(
