@@ -32,12 +32,17 @@ def main() -> None:
     )
     parser.add_argument("--checkpoint", type=Path, default=Path("runs/seeds-gee"))
     parser.add_argument("--source", type=Path, default=Path("data/prepared/world-operational.zarr"))
-    parser.add_argument("--inits", default="0,4,8,12")
+    parser.add_argument("--inits", default="all", help="comma-separated indices or 'all'")
+    parser.add_argument(
+        "--leads", default=",".join(f"{h}h" for h in LEADS_H), help="lead times to generate"
+    )
     parser.add_argument("--members", type=int, default=64)
     parser.add_argument("--seeds", type=int, default=2)
     parser.add_argument("--out", type=Path, default=Path("runs/seeds_world"))
     args = parser.parse_args()
-    inits = [int(i) for i in args.inits.split(",")]
+    n_inits = open_complete(args.source).sizes["init_time"]
+    inits = list(range(n_inits)) if args.inits == "all" else [int(i) for i in args.inits.split(",")]
+    leads = args.leads.split(",")
     start = time.perf_counter()
     path = generate(
         args.checkpoint,
@@ -46,11 +51,13 @@ def main() -> None:
         members=args.members,
         seeds=args.seeds,
         inits=inits,
+        leads=leads,
     )
     seconds = time.perf_counter() - start
     generated = open_complete(path)
-    physics = open_complete(args.source).isel(init_time=inits)
-    truth = open_complete(args.source, "truth").isel(init_time=inits)
+    lead_times = generated["lead_time"].values
+    physics = open_complete(args.source).isel(init_time=inits).sel(lead_time=lead_times)
+    truth = open_complete(args.source, "truth").isel(init_time=inits).sel(lead_time=lead_times)
     climatology = open_complete(args.source, "climatology")
     ensembles = {
         f"{args.seeds} seeds": physics.isel(member=slice(0, args.seeds)),
@@ -61,19 +68,23 @@ def main() -> None:
     for name, ensemble in ensembles.items():
         scores = score_ensemble(ensemble, truth, climatology=climatology).compute()
         results[name] = scores
-    leads = [np.timedelta64(h, "h") for h in LEADS_H]
+    leads = lead_times
+    hours = [int(t / np.timedelta64(1, "h")) for t in lead_times]
     report = {
         "generation_seconds": seconds,
         "members_generated": int(generated["z500"].size // generated["z500"][0, 0, 0].size),
+        "sampler": generated.attrs["sampler"],
+        "lead_hours": hours,
+        "inits": inits,
     }
     report["seconds_per_member_field"] = seconds / report["members_generated"]
     print(
         f"generation: {seconds:.0f} s for {report['members_generated']} member-lead fields "
-        f"({report['seconds_per_member_field'] * 1000:.1f} ms each, 32 network evaluations)"
+        f"({report['seconds_per_member_field'] * 1000:.1f} ms each; {report['sampler']})"
     )
     for variable in ("z500", "mean of variables"):
         print(
-            f"\n{variable}: CRPS (relative to physics) | spread-skill | rank chi2 per lead {LEADS_H} h"
+            f"\n{variable}: CRPS (relative to physics) | spread-skill | rank chi2 per lead {hours} h"
         )
         for name, scores in results.items():
             reference = results[f"physics {physics.sizes['member']}"]

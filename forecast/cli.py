@@ -61,16 +61,10 @@ def _score(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from .train import BUDGETS, TrainConfig, train
+    from .train import budget_config, train
 
-    steps, batch, width = BUDGETS[args.budget]
-    config = TrainConfig(
-        model=args.model,
-        steps=args.steps or steps,
-        batch_size=args.batch_size or batch,
-        width=width,
-        seed=args.seed,
-        warmup=min(100, max(1, (args.steps or steps) // 10)),
+    config = budget_config(
+        args.model, args.budget, steps=args.steps, batch_size=args.batch_size, seed=args.seed
     )
     data = args.data or DEFAULT_OUT / "world-reforecast.zarr"
     out = args.out or Path("runs") / args.model
@@ -92,6 +86,7 @@ def _generate(args: argparse.Namespace) -> int:
         members=args.members,
         seeds=args.seeds,
         inits=inits,
+        leads=args.leads.split(",") if args.leads else None,
         steps=args.steps,
         batch_size=args.batch_size,
         seed=args.seed,
@@ -100,6 +95,35 @@ def _generate(args: argparse.Namespace) -> int:
         progress=not args.quiet,
     )
     print(f"ensemble: {path} ({time.perf_counter() - start:.0f} s)")
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    from .run import DEFAULT, QUICK, run
+
+    settings = QUICK if args.quick else DEFAULT
+    out = args.out or Path("runs/world-quick" if args.quick else "runs/world")
+    start = time.perf_counter()
+    catalog = load_catalog(args.catalog)
+    report = run(settings, out, catalog=catalog, device=args.device, progress=not args.quiet)
+    print(f"report: {report} ({time.perf_counter() - start:.0f} s)")
+    return 0
+
+
+def _plot(args: argparse.Namespace) -> int:
+    from .plot_command import plot_files
+
+    written = plot_files(
+        args.out,
+        ensemble=args.ensemble,
+        scores=args.scores,
+        variable=args.variable,
+        init=args.init,
+        lead=args.lead,
+        members=args.members,
+    )
+    for path in written:
+        print(path)
     return 0
 
 
@@ -155,13 +179,17 @@ def build_parser() -> argparse.ArgumentParser:
         "train",
         help="train a generative ensemble model on a prepared forecast store",
         description=(
-            "Train SEEDS-GEE (emulate more members of the same ensemble from K seeds) or SEEDS-GPP "
-            "(targets mix reanalysis and members: a bias-corrected ensemble) on a prepared forecast "
-            "store. EDM diffusion with a spherical UNet, AdamW, cosine learning rate, EMA, gradient "
-            "clipping, bf16 on CUDA. Writes OUT/model.safetensors and OUT/config.json; run again to resume."
+            "Train SEEDS-GEE (emulate more members of the same ensemble from K seeds), SEEDS-GPP "
+            "(targets mix reanalysis and members: a bias-corrected ensemble), both EDM diffusion "
+            "with a spherical UNet, or VAE-CRPS (a conditional VAE trained with ensemble CRPS + KL, "
+            "FuXi-ENS style: one decoder pass per member) on a prepared forecast store. AdamW, "
+            "cosine learning rate, EMA, gradient clipping, bf16 on CUDA. Writes "
+            "OUT/model.safetensors and OUT/config.json; run again to resume."
         ),
     )
-    train.add_argument("--model", choices=["seeds-gee", "seeds-gpp"], default="seeds-gee")
+    train.add_argument(
+        "--model", choices=["seeds-gee", "seeds-gpp", "vae-crps"], default="seeds-gee"
+    )
     train.add_argument(
         "--data",
         type=Path,
@@ -214,7 +242,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--init", default=None, help="comma-separated init-time indices (default: all)"
     )
     gen.add_argument(
-        "--steps", type=int, default=None, help="sampler steps (default: the checkpoint's, 32)"
+        "--leads",
+        default=None,
+        help="comma-separated lead times to generate, e.g. 24h,72h,5D (default: all)",
+    )
+    gen.add_argument(
+        "--steps",
+        type=int,
+        default=None,
+        help="diffusion sampler steps (default: the checkpoint's, 32); the VAE needs none",
     )
     gen.add_argument("--batch-size", type=int, default=64, help="samples per network call")
     gen.add_argument("--seed", type=int, default=0)
@@ -275,6 +311,51 @@ def build_parser() -> argparse.ArgumentParser:
     )
     score.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     score.set_defaults(handler=_score)
+
+    run = commands.add_parser(
+        "run",
+        help="the whole job on the embedded world, ending in a report",
+        description=(
+            "Build the embedded world, prepare it, train SEEDS-GEE, SEEDS-GPP and VAE-CRPS on its "
+            "reforecast, generate ensembles from 2 seed members of held-out operational forecasts, "
+            "score them with the seeds, the 31-member physics ensemble and climatology, and write "
+            "OUT/report/report.md with maps and score figures. Finished steps are reused when run "
+            "again. About 15 minutes on 2 CPU cores; --quick: a tiny world in about 2 minutes."
+        ),
+    )
+    run.add_argument("--quick", action="store_true", help="tiny world and budgets (tests, demos)")
+    run.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="run folder (default: runs/world or runs/world-quick)",
+    )
+    run.add_argument("--device", default="cpu", help="cpu or cuda")
+    _add_catalog(run)
+    run.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    run.set_defaults(handler=_run)
+
+    plot = commands.add_parser(
+        "plot",
+        help="maps of an ensemble and figures of score files",
+        description=(
+            "Maps (cartopy, offline coastlines) of one forecast of an ensemble store: the truth "
+            "when the store carries it, members, ensemble mean and spread, and the probability of "
+            "a +2 sigma anomaly next to what happened; and, from score files written by "
+            "'forecast score', scores against lead time, rank histograms and reliability diagrams "
+            "(one line per file)."
+        ),
+    )
+    plot.add_argument("--ensemble", type=Path, default=None, metavar="ENS", help="ensemble store")
+    plot.add_argument(
+        "--scores", type=Path, nargs="+", default=None, metavar="FILE", help="score files"
+    )
+    plot.add_argument("--variable", default="z500")
+    plot.add_argument("--init", type=int, default=0, help="init-time index (default 0)")
+    plot.add_argument("--lead", default=None, help="lead time, e.g. 120h (default: the last)")
+    plot.add_argument("--members", type=int, default=4, help="members to map (default 4)")
+    plot.add_argument("--out", type=Path, default=Path("figures"), help="folder for the PNGs")
+    plot.set_defaults(handler=_plot)
     return parser
 
 

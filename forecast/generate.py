@@ -17,6 +17,7 @@ from pathlib import Path
 import dask
 import dask.array as dask_array
 import numpy as np
+import pandas as pd
 import torch
 import xarray as xr
 
@@ -24,55 +25,67 @@ from pipelines import lexicon
 from pipelines.errors import DataError
 from pipelines.store import fingerprint, write_store
 
-from .diffusion import dpm_solver_2m_sample
-from .samples import AnomalyEnsemble, seed_condition
+from .samples import AnomalyEnsemble, ResidualScale, seed_condition
 from .train import load_checkpoint
 
 
 def generate_init(
-    denoiser: torch.nn.Module,
+    model: torch.nn.Module,
     seeds: np.ndarray,
     lead_days: np.ndarray,
     members: int,
     *,
-    steps: int,
+    steps: int | None,
     batch_size: int,
     generator: torch.Generator,
+    scale: np.ndarray,
     device: str = "cpu",
 ) -> np.ndarray:
-    """Anomalies (lead, member, var, lat, lon) for one init time from seeds (lead, K, var, lat, lon)."""
+    """Anomalies (lead, member, var, lat, lon) for one init time from seeds (lead, K, var, lat, lon).
+
+    ``model`` is any checkpoint model (``sample(noise, condition, steps)`` and
+    ``noise_shape``): the diffusion models integrate from noise, the VAE decodes it. It
+    draws residuals r; a member is seed mean + ``scale`` (lead, var) * r.
+    """
     leads, _, n_vars, n_lat, n_lon = seeds.shape
     condition_fields = seed_condition(torch.from_numpy(seeds)).to(device)  # (lead, 2V, H, W)
     jobs = [(j, m) for j in range(leads) for m in range(members)]
     out = np.empty((leads, members, n_vars, n_lat, n_lon), dtype=np.float32)
-    config = denoiser.config
     # all starting noise drawn at once, so the members do not depend on the batch size
     noise = torch.randn(
-        (len(jobs), n_vars, n_lat, n_lon), generator=generator, device=generator.device
+        model.noise_shape((len(jobs), n_vars, n_lat, n_lon)),
+        generator=generator,
+        device=generator.device,
     )
     for start in range(0, len(jobs), batch_size):
         chunk = jobs[start : start + batch_size]
         lead_index = torch.tensor([j for j, _ in chunk], device=device)
-        fields = condition_fields[lead_index]
-        lead = torch.from_numpy(lead_days).to(device)[lead_index]
-
-        def denoise(x, sigma, fields=fields, lead=lead):
-            return denoiser(x, sigma, (fields, lead))
-
-        samples = dpm_solver_2m_sample(
-            denoise,
-            (len(chunk), n_vars, n_lat, n_lon),
-            steps=steps,
-            sigma_min=config.sigma_min,
-            sigma_max=config.sigma_max,
-            rho=config.rho,
-            noise=noise[start : start + batch_size],
-            device=device,
+        condition = (
+            condition_fields[lead_index],
+            torch.from_numpy(lead_days).to(device)[lead_index],
         )
-        values = samples.float().cpu().numpy()
+        residual = model.sample(noise[start : start + batch_size].to(device), condition, steps)
+        factor = torch.from_numpy(scale).to(device)[lead_index][:, :, None, None]
+        values = (condition[0][:, :n_vars] + factor * residual.float()).cpu().numpy()
         for (j, m), value in zip(chunk, values, strict=True):
             out[j, m] = value
     return out
+
+
+def lead_indices(available: np.ndarray, wanted: list[str] | None) -> list[int]:
+    """Indices of the ``wanted`` lead times ("24h", "3D", ...) among ``available``."""
+    if wanted is None:
+        return list(range(len(available)))
+    try:
+        values = pd.to_timedelta(wanted).values
+    except ValueError as error:
+        raise DataError(f"lead times {wanted} are not durations like 24h or 3D ({error})") from None
+    position = {v: i for i, v in enumerate(available)}
+    missing = [w for w, v in zip(wanted, values, strict=True) if v not in position]
+    if missing:
+        hours = [int(v / np.timedelta64(1, "h")) for v in available]
+        raise DataError(f"lead times {missing} are not in the source (it has {hours} h)")
+    return [position[v] for v in values]
 
 
 def generate(
@@ -83,6 +96,7 @@ def generate(
     members: int = 64,
     seeds: int = 2,
     inits: list[int] | None = None,
+    leads: list[str] | None = None,
     steps: int | None = None,
     batch_size: int = 64,
     seed: int = 0,
@@ -90,8 +104,9 @@ def generate(
     overwrite: bool = False,
     progress: bool = True,
 ) -> Path:
-    """Generate ``members`` members from ``seeds`` seeds for each init time of ``source``."""
-    denoiser, metadata = load_checkpoint(checkpoint, device)
+    """Generate ``members`` members from ``seeds`` seeds for each init time of ``source``
+    (``inits``: indices, default all) at each lead time (``leads``: durations, default all)."""
+    model, metadata = load_checkpoint(checkpoint, device)
     ensemble = AnomalyEnsemble.load(source, metadata["variables"])
     if ensemble.members.shape[2] < seeds:
         raise DataError(
@@ -103,10 +118,20 @@ def generate(
     ):
         raise DataError("is on another grid than the checkpoint was trained on", str(source))
     chosen = list(range(ensemble.members.shape[0])) if inits is None else inits
-    steps = steps or denoiser.config.sampler_steps
+    bad = [i for i in chosen if not 0 <= i < ensemble.members.shape[0]]
+    if bad:
+        raise DataError(
+            f"has {ensemble.members.shape[0]} init times (indices 0..{ensemble.members.shape[0] - 1}); "
+            f"--init {bad} is out of range",
+            str(source),
+        )
+    at_leads = lead_indices(ensemble.coords["lead_time"], leads)
+    diffusion = metadata["kind"].startswith("seeds")
+    scale = ResidualScale(**metadata["residual_scale"]).at(ensemble.lead_days[at_leads])
+    steps = (steps or metadata["edm"]["sampler_steps"]) if diffusion else None
     shape = (
         len(chosen),
-        ensemble.members.shape[1],
+        len(at_leads),
         members,
         ensemble.members.shape[4],
         ensemble.members.shape[5],
@@ -119,16 +144,19 @@ def generate(
             int(np.random.SeedSequence([seed, i]).generate_state(1)[0])
         )
         anomalies = generate_init(
-            denoiser,
-            ensemble.members[i, :, :seeds],
-            ensemble.lead_days,
+            model,
+            ensemble.members[i, at_leads, :seeds],
+            ensemble.lead_days[at_leads],
             members,
             steps=steps,
             batch_size=batch_size,
             generator=generator,
+            scale=scale,
             device=device,
         )  # (lead, member, var, lat, lon)
-        physical = anomalies * ensemble.std[i][:, None] + ensemble.mean[i][:, None]
+        physical = (
+            anomalies * ensemble.std[i, at_leads][:, None] + ensemble.mean[i, at_leads][:, None]
+        )
         return physical[None]  # (1, lead, member, var, lat, lon)
 
     def make_block(block_info=None):
@@ -149,7 +177,7 @@ def generate(
     )
     coords = {
         "init_time": ensemble.coords["init_time"][chosen],
-        "lead_time": ensemble.coords["lead_time"],
+        "lead_time": ensemble.coords["lead_time"][at_leads],
         "member": np.arange(members),
         "lat": ensemble.coords["lat"],
         "lon": ensemble.coords["lon"],
@@ -172,7 +200,7 @@ def generate(
         "source": str(source),
         "seeds": seeds,
         "seed": seed,
-        "sampler": f"DPM-Solver++(2M), {steps} steps",
+        "sampler": f"DPM-Solver++(2M), {steps} steps" if diffusion else "prior, one decoder pass",
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "role": "ensemble_forecast",
     }
@@ -183,6 +211,7 @@ def generate(
         members,
         seeds,
         chosen,
+        at_leads,
         steps,
         seed,
     )
@@ -190,7 +219,7 @@ def generate(
     source_truth = Path(source) / "truth"
     if source_truth.exists():  # keep what is needed to score the output on its own
         groups["truth"] = xr.open_zarr(source, group="truth", consolidated=False).isel(
-            init_time=chosen
+            init_time=chosen, lead_time=at_leads
         )[names]
         groups["climatology"] = xr.open_zarr(source, group="climatology", consolidated=False)[names]
     with dask.config.set(scheduler="synchronous"), torch.inference_mode():

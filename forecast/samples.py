@@ -7,7 +7,14 @@ day-of-year climatology of the store's reanalysis at each valid time. A sample i
   (K drawn from ``k_range`` per sample; std 0 when K = 1), so one network serves any K;
 - ``lead``: lead time in days;
 - ``target``: another member of the same ensemble (SEEDS-GEE) or, with probability
-  ``truth_fraction``, the reanalysis at valid time (SEEDS-GPP).
+  ``truth_fraction``, the reanalysis at valid time (SEEDS-GPP), as a *residual*:
+  (y - seed mean) / s(lead, var), with s the rms deviation of members from their
+  ensemble mean in the training data (:meth:`AnomalyEnsemble.member_spread`).
+
+Why residuals: a member differs from the seed mean by a small fraction of the
+climatological variability at short leads (z500: about 0.15 sigma at day 1 in the world);
+learning the whole anomaly, a network's error at reproducing the seed mean becomes
+spurious spread. Scaled residuals have about unit variance at every lead.
 """
 
 from __future__ import annotations
@@ -75,6 +82,32 @@ class AnomalyEnsemble:
     def lead_days(self) -> np.ndarray:
         return (self.coords["lead_time"] / np.timedelta64(1, "D")).astype(np.float32)
 
+    def member_spread(self) -> np.ndarray:
+        """(lead, var): rms of member minus ensemble mean over inits, members and grid,
+        with the unbiased 1/(M - 1); at least 1e-3 (lead 0 can have no spread)."""
+        members = self.members.shape[2]
+        deviation = self.members - self.members.mean(axis=2, keepdims=True)
+        variance = (deviation**2).mean(axis=(0, 2, 4, 5)) * members / max(1, members - 1)
+        return np.maximum(np.sqrt(variance), 1e-3).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class ResidualScale:
+    """s(lead, var) of the residual parametrisation, as a function of lead time in days."""
+
+    lead_days: list[float]
+    scale: list[list[float]]  # [lead][var]
+
+    @classmethod
+    def from_ensemble(cls, ensemble: AnomalyEnsemble) -> ResidualScale:
+        return cls(ensemble.lead_days.tolist(), ensemble.member_spread().tolist())
+
+    def at(self, lead_days: np.ndarray) -> np.ndarray:
+        """(len(lead_days), var), linear in lead time, constant beyond the ends."""
+        table = np.asarray(self.scale, dtype=np.float64)
+        columns = [np.interp(lead_days, self.lead_days, table[:, v]) for v in range(table.shape[1])]
+        return np.stack(columns, axis=-1).astype(np.float32)
+
 
 def _stack(ds: xr.Dataset, names: list[str], leading: tuple[str, ...]) -> np.ndarray:
     """Variables stacked after the ``leading`` dims, before (lat, lon)."""
@@ -111,6 +144,7 @@ class SeedsSamples(torch.utils.data.Dataset):
         self.k_low, self.k_high = k_range[0], min(k_range[1], members - 1)
         self.truth_fraction = truth_fraction
         self.seed = seed
+        self.scale = ensemble.member_spread()  # (lead, var)
         first_lead = 1 if skip_lead_zero and ensemble.members.shape[1] > 1 else 0
         inits, leads = ensemble.members.shape[:2]
         self.pairs = [(i, j) for i in range(inits) for j in range(first_lead, leads)]
@@ -130,8 +164,9 @@ class SeedsSamples(torch.utils.data.Dataset):
             target = self.ensemble.truth[i, j]
         else:
             target = pool[chosen[k]]
+        residual = (target - pool[chosen[:k]].mean(axis=0)) / self.scale[j][:, None, None]
         return {
             "condition": seed_condition(seeds[None])[0],
             "lead": torch.tensor(self.ensemble.lead_days[j]),
-            "target": torch.from_numpy(np.ascontiguousarray(target)),
+            "target": torch.from_numpy(np.ascontiguousarray(residual, dtype=np.float32)),
         }

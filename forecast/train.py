@@ -1,4 +1,4 @@
-"""Training of the SEEDS denoisers: AdamW, warm-up then cosine learning rate, gradient
+"""Training of the generative models (SEEDS-GEE, SEEDS-GPP, VAE-CRPS): AdamW, warm-up then cosine learning rate, gradient
 clipping, an exponential moving average of the weights, bf16 autocast on CUDA,
 deterministic for a seed, resumable.
 
@@ -27,25 +27,40 @@ from tqdm.auto import tqdm
 
 from pipelines.errors import DataError
 
-from .diffusion import EDMConfig, EDMPreconditioner, edm_loss
-from .models import SphereUNet, UNetConfig
-from .samples import AnomalyEnsemble, SeedsSamples
+from .diffusion import EDMConfig, EDMPreconditioner
+from .models import ConditionalVAE, SphereUNet, UNetConfig, VAEConfig
+from .samples import AnomalyEnsemble, ResidualScale, SeedsSamples
 
-MODELS = ("seeds-gee", "seeds-gpp")
-BUDGETS = {  # steps, batch size, network width
-    "tiny": (30, 8, 8),
-    "quick": (1500, 16, 32),
-    "full": (20000, 32, 64),
+MODELS = ("seeds-gee", "seeds-gpp", "vae-crps")
+BUDGETS: dict[str, dict] = {  # TrainConfig settings per budget
+    # seconds: for tests on the tiny world
+    "tiny": {"steps": 30, "batch_size": 8, "width": 8, "multipliers": (1, 2)},
+    # a few minutes on a 2-core CPU for the 32x64 world; four levels (down to 4x8) are
+    # cheaper per step than three and see the whole hemisphere
+    "quick": {"steps": 900, "batch_size": 16, "width": 24, "multipliers": (1, 2, 2, 2)},
+    # hours on a CPU, minutes on a GPU
+    "full": {"steps": 20000, "batch_size": 32, "width": 64, "multipliers": (1, 2, 2, 2)},
 }
+
+
+@dataclass(frozen=True)
+class VAESettings:
+    """The VAE-CRPS settings beyond the network's width (see :class:`VAEConfig`)."""
+
+    latent_channels: int = 8
+    latent_levels: int = 1
+    beta: float = 0.01
+    latent_samples: int = 4
+    estimator: str = "fair"
 
 
 @dataclass
 class TrainConfig:
     model: str = "seeds-gee"
-    steps: int = 1500
+    steps: int = 900
     batch_size: int = 16
-    width: int = 32
-    multipliers: tuple[int, ...] = (1, 2, 2)
+    width: int = 24
+    multipliers: tuple[int, ...] = (1, 2, 2, 2)
     learning_rate: float = 2e-3
     weight_decay: float = 1e-4
     warmup: int = 100
@@ -55,7 +70,20 @@ class TrainConfig:
     truth_fraction: float = 0.5  # SEEDS-GPP only: share of targets taken from the reanalysis
     seed: int = 0
     checkpoint_every: int = 250
-    edm: EDMConfig = field(default_factory=EDMConfig)
+    edm: EDMConfig = field(default_factory=EDMConfig)  # SEEDS models
+    vae: VAESettings = field(default_factory=lambda: VAESettings())  # VAE-CRPS
+
+
+def budget_config(model: str, budget: str, **overrides) -> TrainConfig:
+    """The :class:`TrainConfig` of a named budget, with ``overrides`` (None = keep) applied."""
+    if budget not in BUDGETS:
+        raise DataError(f"budget must be one of {sorted(BUDGETS)}, got {budget!r}")
+    settings = dict(BUDGETS[budget])
+    if model == "vae-crps":  # S decoded members per condition: as many network passes per step
+        settings["batch_size"] = max(1, settings["batch_size"] // VAESettings().latent_samples)
+    settings.update({k: v for k, v in overrides.items() if v is not None})
+    settings.setdefault("warmup", min(100, max(1, settings["steps"] // 10)))
+    return TrainConfig(model=model, **settings)
 
 
 def _learning_rate(config: TrainConfig, step: int) -> float:
@@ -65,8 +93,41 @@ def _learning_rate(config: TrainConfig, step: int) -> float:
     return config.learning_rate * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
 
 
-def build_denoiser(unet_config: UNetConfig, edm: EDMConfig) -> EDMPreconditioner:
-    return EDMPreconditioner(SphereUNet(unet_config), edm)
+def build_model(kind: str, n_vars: int, config: TrainConfig) -> tuple[torch.nn.Module, dict]:
+    """A fresh network of ``kind`` for ``n_vars`` variables and its config (what the
+    checkpoint's config.json records to rebuild it)."""
+    if kind not in MODELS:
+        raise DataError(f"model must be one of {MODELS}, got {kind!r}")
+    if kind == "vae-crps":
+        vae = VAEConfig(
+            variables=n_vars,
+            cond_channels=2 * n_vars,
+            width=config.width,
+            multipliers=tuple(config.multipliers),
+            **asdict(config.vae),
+        )
+        return ConditionalVAE(vae), {"vae": vae.as_dict()}
+    unet = UNetConfig(
+        in_channels=n_vars,
+        cond_channels=2 * n_vars,
+        out_channels=n_vars,
+        width=config.width,
+        multipliers=tuple(config.multipliers),
+    )
+    model = EDMPreconditioner(SphereUNet(unet), config.edm)
+    return model, {"unet": unet.as_dict(), "edm": asdict(config.edm)}
+
+
+def model_from_metadata(metadata: dict) -> torch.nn.Module:
+    """The (untrained) network a checkpoint's config.json describes."""
+    if metadata["kind"] == "vae-crps":
+        return ConditionalVAE(VAEConfig.from_dict(metadata["vae"]))
+    unet = UNetConfig(**{**metadata["unet"], "multipliers": tuple(metadata["unet"]["multipliers"])})
+    return EDMPreconditioner(SphereUNet(unet), EDMConfig(**metadata["edm"]))
+
+
+def parameter_count(model: torch.nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
 
 
 def save_checkpoint(folder: Path, ema: torch.nn.Module, metadata: dict) -> None:
@@ -80,8 +141,13 @@ def save_checkpoint(folder: Path, ema: torch.nn.Module, metadata: dict) -> None:
     os.replace(tmp_json, folder / "config.json")
 
 
-def load_checkpoint(folder: str | Path, device: str = "cpu") -> tuple[EDMPreconditioner, dict]:
-    """The EMA denoiser and its config; refuses anything but a safetensors + JSON checkpoint."""
+def load_checkpoint(folder: str | Path, device: str = "cpu") -> tuple[torch.nn.Module, dict]:
+    """The EMA model and its config; refuses anything but a safetensors + JSON checkpoint.
+
+    The model has ``sample(noise, condition, steps)`` and ``noise_shape(shape)`` whatever
+    its kind (:class:`~forecast.diffusion.EDMPreconditioner`,
+    :class:`~forecast.models.ConditionalVAE`).
+    """
     folder = Path(folder)
     weights, config_file = folder / "model.safetensors", folder / "config.json"
     if not weights.is_file() or not config_file.is_file():
@@ -90,22 +156,21 @@ def load_checkpoint(folder: str | Path, device: str = "cpu") -> tuple[EDMPrecond
         )
     try:
         metadata = json.loads(config_file.read_text())
-        unet_config = UNetConfig(
-            **{**metadata["unet"], "multipliers": tuple(metadata["unet"]["multipliers"])}
-        )
-        edm = EDMConfig(**metadata["edm"])
+        if metadata.get("kind") not in MODELS:
+            raise KeyError(f"kind {metadata.get('kind')!r} is not one of {MODELS}")
+        model = model_from_metadata(metadata)
+        ResidualScale(**metadata["residual_scale"])
     except (KeyError, TypeError, json.JSONDecodeError) as error:
         raise DataError(
             f"config.json is not a forecast model config ({error})", str(folder)
         ) from None
-    denoiser = build_denoiser(unet_config, edm)
     try:
-        denoiser.load_state_dict(load_file(str(weights), device="cpu"))
+        model.load_state_dict(load_file(str(weights), device="cpu"))
     except RuntimeError as error:
         raise DataError(
             f"weights do not match the config ({str(error)[:200]})", str(folder)
         ) from None
-    return denoiser.to(device).eval(), metadata
+    return model.to(device).eval(), metadata
 
 
 def train(
@@ -118,8 +183,6 @@ def train(
     progress: bool = True,
 ) -> Path:
     """Train a SEEDS model on a prepared forecast store; resume from ``out`` if it holds a run."""
-    if config.model not in MODELS:
-        raise DataError(f"model must be one of {MODELS}, got {config.model!r}")
     out = Path(out)
     torch.manual_seed(config.seed)
     ensemble = AnomalyEnsemble.load(store, variables)
@@ -127,36 +190,30 @@ def train(
     samples = SeedsSamples(
         ensemble, k_range=config.k_range, truth_fraction=truth_fraction, seed=config.seed
     )
-    n_vars = len(ensemble.variables)
-    unet_config = UNetConfig(
-        in_channels=n_vars,
-        cond_channels=2 * n_vars,
-        out_channels=n_vars,
-        width=config.width,
-        multipliers=tuple(config.multipliers),
-    )
-    denoiser = build_denoiser(unet_config, config.edm).to(device)
-    ema = copy.deepcopy(denoiser).eval()
+    model, architecture = build_model(config.model, len(ensemble.variables), config)
+    model = model.to(device)
+    ema = copy.deepcopy(model).eval()
     optimiser = torch.optim.AdamW(
-        denoiser.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
+        model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
     )
     step = 0
     state_file = out / "state.pt"
     if state_file.is_file():
         state = torch.load(state_file, map_location=device, weights_only=True)
-        denoiser.load_state_dict(state["model"])
+        model.load_state_dict(state["model"])
         ema.load_state_dict(state["ema"])
         optimiser.load_state_dict(state["optimiser"])
         step = int(state["step"])
     metadata = {
         "kind": config.model,
         "variables": ensemble.variables,
-        "unet": unet_config.as_dict(),
-        "edm": asdict(config.edm),
-        "train": {k: v for k, v in asdict(config).items() if k != "edm"},
+        **architecture,
+        "train": {k: v for k, v in asdict(config).items() if k not in ("edm", "vae")},
         "data": str(store),
         "grid": {"lat": ensemble.coords["lat"].tolist(), "lon": ensemble.coords["lon"].tolist()},
-        "parameters": denoiser.network.parameter_count(),
+        "parameters": parameter_count(model),
+        # members are generated as seed mean + s(lead) * residual (see forecast.samples)
+        "residual_scale": asdict(ResidualScale.from_ensemble(ensemble)),
     }
     generator = torch.Generator(device=device).manual_seed(config.seed + step)
     autocast = (
@@ -181,14 +238,14 @@ def train(
         for group in optimiser.param_groups:
             group["lr"] = _learning_rate(config, step)
         with autocast:
-            loss = edm_loss(denoiser, target, condition, generator=generator)
+            loss = model.training_loss(target, condition, generator=generator)
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(denoiser.parameters(), config.grad_clip)
+        torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
         optimiser.step()
         with torch.no_grad():
             decay = min(config.ema_decay, (1 + step) / (10 + step))
-            for e, p in zip(ema.parameters(), denoiser.parameters(), strict=True):
+            for e, p in zip(ema.parameters(), model.parameters(), strict=True):
                 e.lerp_(p, 1 - decay)
         step += 1
         bar.update(1)
@@ -198,7 +255,7 @@ def train(
             tmp = out / f"state.pt.tmp{os.getpid()}"
             torch.save(
                 {
-                    "model": denoiser.state_dict(),
+                    "model": model.state_dict(),
                     "ema": ema.state_dict(),
                     "optimiser": optimiser.state_dict(),
                     "step": step,

@@ -114,16 +114,25 @@ def tiny_worlds(tmp_path_factory) -> dict[bool, Path]:
 
 
 @pytest.fixture(scope="session")
-def tiny_prepared(tiny_worlds, tmp_path_factory) -> dict[str, Path]:
+def tiny_catalog(tiny_worlds, tmp_path_factory) -> Path:
+    """The project's catalog with the world entries on the tiny profile and the session's cache."""
+    from pipelines import load_catalog
+
+    folder = tmp_path_factory.mktemp("catalog")
+    text = load_catalog().path.read_text().replace("profile: default", "profile: tiny")
+    text = text.replace("path: data/world", f"path: {tiny_worlds[True].parent}")
+    (folder / "catalog.yaml").write_text(text)
+    return folder / "catalog.yaml"
+
+
+@pytest.fixture(scope="session")
+def tiny_prepared(tiny_catalog, tmp_path_factory) -> dict[str, Path]:
     """The tiny world (with model error) prepared through the catalog: entry name -> store."""
     from pipelines import load_catalog
     from pipelines.prepare import prepare_entry
 
     folder = tmp_path_factory.mktemp("prepared")
-    text = load_catalog().path.read_text().replace("profile: default", "profile: tiny")
-    text = text.replace("path: data/world", f"path: {tiny_worlds[True].parent}")
-    (folder / "catalog.yaml").write_text(text)
-    catalog = load_catalog(folder / "catalog.yaml")
+    catalog = load_catalog(tiny_catalog)
     return {
         name: prepare_entry(name, catalog, folder, progress=False)
         for name in ("world-truth", "world-reforecast", "world-operational")

@@ -11,7 +11,7 @@ from safetensors.torch import load_file
 
 from forecast.cli import main
 from forecast.generate import generate
-from forecast.samples import AnomalyEnsemble, SeedsSamples, seed_condition
+from forecast.samples import AnomalyEnsemble, ResidualScale, SeedsSamples, seed_condition
 from forecast.train import TrainConfig, load_checkpoint, train
 from pipelines import DataError
 from pipelines.store import open_complete
@@ -55,14 +55,35 @@ def test_samples_condition_on_seed_statistics_and_pick_targets(reforecast):
     assert item["condition"].shape == (2 * n_vars, *ensemble.members.shape[-2:])
     i, j = gee.pairs[3]
     members = ensemble.members[i, j]
-    assert any(np.allclose(item["target"].numpy(), m) for m in members)  # the target is a member
+
+    def unscaled(samples, item, j):  # the target is stored as (y - seed mean) / s(lead)
+        seed_mean = item["condition"][:n_vars].numpy()
+        return seed_mean + samples.scale[j][:, None, None] * item["target"].numpy()
+
+    assert any(np.allclose(unscaled(gee, item, j), m, atol=1e-4) for m in members)
     gpp = SeedsSamples(ensemble, k_range=(1, 1), truth_fraction=1.0, seed=0)
     i, j = gpp.pairs[5]
-    np.testing.assert_array_equal(gpp[5]["target"].numpy(), ensemble.truth[i, j])
+    np.testing.assert_allclose(unscaled(gpp, gpp[5], j), ensemble.truth[i, j], atol=1e-4)
+    # scaled residuals of members have about unit variance at every lead
+    residuals = np.stack([gee[n]["target"].numpy() for n in range(len(gee))])
+    assert 0.6 < residuals.std() < 1.6
     seeds = torch.randn(1, 3, 2, 4, 8)
     condition = seed_condition(seeds)
     torch.testing.assert_close(condition[0, :2], seeds[0].mean(0))
     torch.testing.assert_close(condition[0, 2:], seeds[0].std(0))
+
+
+def test_member_spread_and_its_interpolation_in_lead_time(reforecast):
+    ensemble = AnomalyEnsemble.load(reforecast)
+    spread = ensemble.member_spread()
+    j, v = 3, ensemble.variables.index("z500")
+    members = ensemble.members[:, j, :, v].astype(np.float64)  # (init, member, lat, lon)
+    brute = np.sqrt(members.var(axis=1, ddof=1).mean())
+    assert spread[j, v] == pytest.approx(brute, rel=1e-4)
+    scale = ResidualScale.from_ensemble(ensemble)
+    halfway = scale.at(np.array([(ensemble.lead_days[j] + ensemble.lead_days[j + 1]) / 2]))
+    np.testing.assert_allclose(halfway[0], (spread[j] + spread[j + 1]) / 2, rtol=1e-5)
+    np.testing.assert_allclose(scale.at(np.array([99.0]))[0], spread[-1], rtol=1e-6)
 
 
 def test_training_is_deterministic_and_writes_a_safe_checkpoint(checkpoint, reforecast, tmp_path):
@@ -213,3 +234,17 @@ def test_cli_train_and_generate(tiny_prepared, tmp_path, capsys):
         == 0
     )
     assert "z500" in capsys.readouterr().out
+
+
+def test_generate_refuses_lead_times_and_inits_the_source_lacks(
+    checkpoint, tiny_prepared, tmp_path
+):
+    source = tiny_prepared["world-operational"]
+    kwargs = {"members": 2, "progress": False}
+    with pytest.raises(DataError, match=r"lead times \['25h'\] are not in the source"):
+        generate(checkpoint, source, tmp_path / "a.zarr", leads=["24h", "25h"], **kwargs)
+    with pytest.raises(DataError, match="not durations"):
+        generate(checkpoint, source, tmp_path / "a.zarr", leads=["tomorrow"], **kwargs)
+    with pytest.raises(DataError, match="out of range"):
+        generate(checkpoint, source, tmp_path / "a.zarr", inits=[0, 99], **kwargs)
+    assert not (tmp_path / "a.zarr").exists()

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 
 import torch
 
+from .sampler import dpm_solver_2m_sample
+
 
 @dataclass(frozen=True)
 class EDMConfig:
@@ -51,6 +53,30 @@ class EDMPreconditioner(torch.nn.Module):
         c_in = 1 / total.sqrt()
         c_noise = sigma.log().flatten() / 4
         return c_skip * x + c_out * self.network(c_in * x, condition, c_noise)
+
+    def training_loss(
+        self, target: torch.Tensor, condition=None, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
+        return edm_loss(self, target, condition, generator)
+
+    def noise_shape(self, shape: tuple[int, ...]) -> tuple[int, ...]:
+        """The sampler starts from standard normal noise of the samples' own shape."""
+        return tuple(shape)
+
+    @torch.no_grad()
+    def sample(self, noise: torch.Tensor, condition=None, steps: int | None = None) -> torch.Tensor:
+        """Samples from starting ``noise`` by DPM-Solver++(2M), ``steps`` evaluations."""
+        config = self.config
+        return dpm_solver_2m_sample(
+            lambda x, sigma: self(x, sigma, condition),
+            tuple(noise.shape),
+            steps=steps or config.sampler_steps,
+            sigma_min=config.sigma_min,
+            sigma_max=config.sigma_max,
+            rho=config.rho,
+            noise=noise,
+            device=noise.device,
+        )
 
 
 def edm_loss(

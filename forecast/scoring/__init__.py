@@ -24,6 +24,7 @@ from .metrics import (
     weighted_mean,
 )
 from .regions import REGIONS, Region, area_weights
+from .summary import score_ensemble, table_rows
 
 __all__ = [
     "REGIONS",
@@ -41,6 +42,8 @@ __all__ = [
     "rank_histogram",
     "reliability_diagram",
     "roc",
+    "score_ensemble",
     "sigma_threshold",
+    "table_rows",
     "weighted_mean",
 ]

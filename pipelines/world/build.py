@@ -20,6 +20,7 @@ run with a weaker jet and stronger drag than the truth: a bias to post-process.
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -269,3 +270,21 @@ def open_world(
         raise ValueError(f"world component must be one of {COMPONENTS}, got {component!r}")
     folder = build_world(settings, cache, progress)
     return open_complete(folder / f"{component}.zarr")
+
+
+def physics_member_seconds(settings: WorldSettings, members: int = 31, hours: int = 24) -> float:
+    """Seconds of this machine per ensemble member per day of forecast: the cost of a
+    physics member, timed on a batch of ``members`` run for ``hours`` (after one
+    untimed step, so that set-up is not counted)."""
+    profile = PROFILES[settings.profile]
+    model = ShallowWater(profile.nlat, profile.nlon, profile.dt, ensemble_physics(settings)).to(
+        settings.device
+    )
+    generator = torch.Generator(device=settings.device).manual_seed(settings.seed)
+    spec = model.initial_state(members, generator)
+    forcing = model.stirring_noise(members, generator)
+    spec, forcing = model.run(spec, forcing, 1, generator)
+    steps = max(1, round(hours * 3600 / profile.dt))
+    start = time.perf_counter()
+    model.run(spec, forcing, steps, generator)
+    return (time.perf_counter() - start) / members * 24 / hours

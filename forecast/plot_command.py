@@ -1,0 +1,85 @@
+"""``forecast plot``: figures from any ensemble file and any score files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from pipelines import DataError
+from pipelines.readers import validate
+
+from .plots import diagnostics
+from .plots.ensemble_maps import ensemble_maps, event_maps
+from .score_command import open_ensemble_file
+
+
+def _lead(ds: xr.Dataset, text: str | None):
+    leads = ds["lead_time"].values
+    if text is None:
+        return leads[-1]
+    wanted = pd.to_timedelta(text).to_timedelta64()
+    if wanted not in leads:
+        hours = [int(v / np.timedelta64(1, "h")) for v in leads]
+        raise DataError(f"has no lead time {text} (it has {hours} h)")
+    return wanted
+
+
+def plot_files(
+    out: Path,
+    *,
+    ensemble: Path | None = None,
+    scores: list[Path] | None = None,
+    variable: str = "z500",
+    init: int = 0,
+    lead: str | None = None,
+    members: int = 4,
+) -> list[Path]:
+    """Maps of one forecast of ``ensemble`` and score figures of ``scores``; returns the PNGs."""
+    if ensemble is None and not scores:
+        raise DataError("nothing to plot: give --ensemble and/or --scores")
+    figures = {}
+    if ensemble is not None:
+        ds = validate(open_ensemble_file(ensemble), "ensemble_forecast", str(ensemble))
+        if variable not in ds.data_vars:
+            raise DataError(f"has no {variable!r}; it has {sorted(ds.data_vars)}", str(ensemble))
+        if not 0 <= init < ds.sizes["init_time"]:
+            raise DataError(f"has {ds.sizes['init_time']} init times; --init {init}", str(ensemble))
+        at = _lead(ds, lead)
+        truth = open_ensemble_file(ensemble, "truth")
+        climatology = open_ensemble_file(ensemble, "climatology")
+        figures[f"maps_{variable}"] = ensemble_maps(
+            ds, variable, init=init, lead=at, truth=truth, members=members
+        )
+        if truth is not None and climatology is not None:
+            figures[f"extreme_event_{variable}"] = event_maps(
+                ds, truth, climatology, variable, init=init, lead=at
+            )
+    if scores:
+        tables = {}
+        for path in scores:
+            if not path.exists():
+                raise DataError("no such file", str(path))
+            table = xr.open_dataset(path).load()
+            if "crps" not in table or "variable" not in table.dims:
+                raise DataError("is not a score file written by 'forecast score'", str(path))
+            tables[path.stem] = table
+        first = next(iter(tables.values()))
+        if variable not in first["variable"].values:
+            raise DataError(f"scores have no {variable!r}", str(scores[0]))
+        at = _lead(first, lead)
+        figures[f"scores_vs_lead_{variable}"] = diagnostics.lead_curves(tables, variable)
+        figures[f"rank_histograms_{variable}"] = diagnostics.rank_histograms(tables, variable, at)
+        if "event" in first.dims:
+            figures[f"reliability_{variable}"] = diagnostics.reliability_diagrams(
+                tables, variable, at, ["above_2sigma", "below_2sigma"]
+            )
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, figure in figures.items():
+        path = out / f"{name}.png"
+        figure.savefig(path, dpi=110, bbox_inches="tight")
+        written.append(path)
+    return written

@@ -1,0 +1,96 @@
+"""Score figures from :func:`forecast.scoring.score_ensemble` results, several ensembles
+side by side: scores against lead time, rank histograms, reliability diagrams."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np
+import xarray as xr
+from matplotlib.figure import Figure
+
+LABELS = {
+    "crps": "CRPS (fair)",
+    "crps_nrg": "CRPS (standard)",
+    "rmse": "ensemble-mean RMSE",
+    "spread": "spread",
+    "spread_skill": "spread-skill ratio",
+}
+
+
+def _days(scores: xr.Dataset) -> np.ndarray:
+    return scores["lead_time"].values / np.timedelta64(1, "D")
+
+
+def lead_curves(
+    scores: Mapping[str, xr.Dataset],
+    variable: str,
+    metrics: Sequence[str] = ("crps_nrg", "rmse", "spread_skill"),
+) -> Figure:
+    """Each metric against lead time (days), one line per ensemble."""
+    figure = Figure(figsize=(4.3 * len(metrics), 3.4))
+    axes = figure.subplots(1, len(metrics), squeeze=False)
+    for axis, metric in zip(axes[0], metrics, strict=True):
+        for name, table in scores.items():
+            axis.plot(_days(table), table[metric].sel(variable=variable), marker="o", label=name)
+        if metric == "spread_skill":
+            axis.axhline(1.0, color="grey", linewidth=0.8, linestyle="--")
+        axis.set_xlabel("lead time (days)")
+        axis.set_title(f"{variable}: {LABELS.get(metric, metric)}", fontsize=10)
+    axes[0][0].legend(fontsize=8)
+    figure.tight_layout()
+    return figure
+
+
+def rank_histograms(scores: Mapping[str, xr.Dataset], variable: str, lead) -> Figure:
+    """Rank histograms as relative frequency x (M + 1): a flat histogram sits on 1."""
+    figure = Figure(figsize=(3.2 * len(scores), 2.9))
+    axes = figure.subplots(1, len(scores), squeeze=False, sharey=True)
+    for axis, (name, table) in zip(axes[0], scores.items(), strict=True):
+        counts = table["rank_histogram"].sel(variable=variable, lead_time=lead).dropna("rank")
+        frequency = counts / counts.sum()
+        bins = counts.sizes["rank"]
+        axis.bar(np.arange(bins), frequency * bins, width=1.0, color="tab:blue", alpha=0.8)
+        axis.axhline(1.0, color="black", linewidth=0.8)
+        axis.set_title(name, fontsize=9)
+        axis.set_xlabel("rank of the truth")
+    axes[0][0].set_ylabel("frequency x (M + 1)")
+    figure.suptitle(f"{variable}, lead {_lead_label(lead)}", fontsize=10)
+    figure.tight_layout()
+    return figure
+
+
+def reliability_diagrams(
+    scores: Mapping[str, xr.Dataset], variable: str, lead, events: Sequence[str]
+) -> Figure:
+    """Observed frequency against forecast probability per event, one line per ensemble."""
+    figure = Figure(figsize=(3.8 * len(events), 3.6))
+    axes = figure.subplots(1, len(events), squeeze=False)
+    for axis, event in zip(axes[0], events, strict=True):
+        axis.plot([0, 1], [0, 1], color="grey", linewidth=0.8, linestyle="--")
+        for name, table in scores.items():
+            point = table.sel(variable=variable, lead_time=lead, event=event)
+            used = point["event_reliability_count"] > 0
+            axis.plot(
+                point["event_reliability_forecast_probability"].where(used),
+                point["event_reliability_observed_frequency"].where(used),
+                marker="o",
+                markersize=3,
+                label=name,
+            )
+        axis.set_xlim(0, 1)
+        axis.set_ylim(0, 1)
+        axis.set_xlabel("forecast probability")
+        axis.set_title(f"{variable} {event}, {_lead_label(lead)}", fontsize=9)
+    axes[0][0].set_ylabel("observed frequency")
+    axes[0][0].legend(fontsize=7)
+    figure.tight_layout()
+    return figure
+
+
+def _lead_label(lead) -> str:
+    return f"{np.timedelta64(lead, 'h') / np.timedelta64(1, 'D'):g} d"

@@ -1,0 +1,93 @@
+"""The maps a forecaster looks at for one forecast: truth, seeds, members, mean and
+spread, and the probability of an extreme event next to what happened."""
+
+from __future__ import annotations
+
+import numpy as np
+import xarray as xr
+from matplotlib.figure import Figure
+
+from pipelines.climatology import climatology_at
+
+from .maps import map_panels
+
+
+def _at(data: xr.Dataset | xr.DataArray, init: int, lead) -> xr.Dataset | xr.DataArray:
+    return data.isel(init_time=init).sel(lead_time=lead)
+
+
+def _lead_text(lead) -> str:
+    return f"{np.timedelta64(lead, 'h') / np.timedelta64(1, 'D'):g} d"
+
+
+def ensemble_maps(
+    ensemble: xr.Dataset,
+    variable: str,
+    *,
+    init: int = 0,
+    lead=None,
+    truth: xr.Dataset | None = None,
+    seeds: xr.Dataset | None = None,
+    members: int = 4,
+) -> Figure:
+    """Truth, seed members, the first ``members`` members, then ensemble mean and spread."""
+    lead = ensemble["lead_time"].values[-1] if lead is None else lead
+    field = _at(ensemble[variable], init, lead)
+    panels: dict[str, xr.DataArray] = {}
+    if truth is not None:
+        panels["truth"] = _at(truth[variable], init, lead)
+    if seeds is not None:
+        for m in range(seeds.sizes["member"]):
+            panels[f"seed {m + 1}"] = _at(seeds[variable], init, lead).isel(member=m)
+    for m in range(min(members, field.sizes["member"])):
+        panels[f"member {m + 1}"] = field.isel(member=m)
+    panels["ensemble mean"] = field.mean("member")
+    spread = field.std("member", ddof=1)
+    panels["ensemble spread"] = spread
+    units = ensemble[variable].attrs.get("units", "")
+    init_time = str(ensemble["init_time"].values[init])[:13]
+    return map_panels(
+        panels,
+        columns=4,
+        cmap={"ensemble spread": "viridis"},
+        limits={"ensemble spread": (0.0, float(spread.max()))},
+        units=units,
+        title=f"{variable} ({units}), init {init_time}, lead {_lead_text(lead)}, "
+        f"{field.sizes['member']} members",
+    )
+
+
+def event_maps(
+    ensemble: xr.Dataset,
+    truth: xr.Dataset,
+    climatology: xr.Dataset,
+    variable: str,
+    *,
+    init: int = 0,
+    lead=None,
+    sigmas: float = 2.0,
+) -> Figure:
+    """P(anomaly > +k sigma) from the members next to whether it happened in the truth."""
+    lead = ensemble["lead_time"].values[-1] if lead is None else lead
+    field = _at(ensemble[variable], init, lead)
+    observed = _at(truth[variable], init, lead)
+    valid = ensemble["init_time"].values[init] + np.timedelta64(lead, "ns")
+    stats = climatology_at(climatology[variable], xr.DataArray(valid))
+    threshold = stats.sel(statistic="mean", drop=True) + sigmas * stats.sel(
+        statistic="std", drop=True
+    )
+    probability = (field > threshold).mean("member")
+    happened = (observed > threshold).astype(float)
+    return map_panels(
+        {
+            f"P({variable} anomaly > +{sigmas:g} sigma)": probability,
+            "happened in the truth": happened,
+        },
+        columns=2,
+        cmap="Reds",
+        limits={
+            f"P({variable} anomaly > +{sigmas:g} sigma)": (0.0, 1.0),
+            "happened in the truth": (0.0, 1.0),
+        },
+        title=f"extreme {variable}, lead {_lead_text(lead)}",
+    )

@@ -1,0 +1,81 @@
+"""The figures and text of the ``forecast run`` report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+from pipelines.store import open_complete
+
+from .plots import diagnostics
+from .plots.ensemble_maps import ensemble_maps, event_maps
+from .report import write_report
+
+
+def make_report(
+    out: Path,
+    scores: dict[str, xr.Dataset],
+    ensembles: dict[str, Path],
+    operational: Path,
+    inits: list[int],
+    settings,
+    costs: dict[str, str],
+    seconds: dict[str, float],
+) -> Path:
+    variable = settings.maps_variable
+    first = open_complete(ensembles["seeds-gee"])
+    leads = first["lead_time"].values
+    physics = open_complete(operational).isel(init_time=inits).sel(lead_time=leads)
+    truth = open_complete(operational, "truth").isel(init_time=inits).sel(lead_time=leads)
+    climatology = open_complete(operational, "climatology")
+    seeds = physics.isel(member=slice(0, settings.seeds))
+    last, middle = leads[-1], leads[len(leads) // 2]
+    figures = {}
+    for model, path in ensembles.items():
+        figures[f"maps_{model}"] = ensemble_maps(
+            open_complete(path), variable, lead=last, truth=truth, seeds=seeds, members=4
+        )
+    figures[f"maps_physics_{variable}"] = ensemble_maps(
+        physics, variable, lead=last, truth=truth, members=4
+    )
+    figures["extreme_event_seeds-gpp"] = event_maps(
+        open_complete(ensembles["seeds-gpp"]), truth, climatology, variable, lead=middle
+    )
+    variables = list(next(iter(scores.values()))["variable"].values)
+    for name in variables:
+        figures[f"scores_vs_lead_{name}"] = diagnostics.lead_curves(scores, name)
+    figures[f"rank_histograms_{variable}"] = diagnostics.rank_histograms(scores, variable, last)
+    figures[f"reliability_{variable}"] = diagnostics.reliability_diagrams(
+        scores, variable, middle, ["above_2sigma", "below_2sigma"]
+    )
+    days = ", ".join(f"{lead / np.timedelta64(1, 'D'):g}" for lead in leads)
+    init_times = ", ".join(str(t)[:13] for t in truth["init_time"].values)
+    stage_text = ", ".join(f"{k} {v:.0f} s" for k, v in seconds.items())
+    intro = (
+        f"The embedded world ({settings.profile} profile; its truth run is the reanalysis, "
+        f"its ensembles have model error). Held-out init times: {init_times}; lead times "
+        f"(days): {days}. Each model was trained on the 5-member reforecast ({settings.budget} "
+        f"budget) and given the first {settings.seeds} members of the 31-member operational "
+        f"ensemble as seeds; it generated {settings.members} members per init time and lead. "
+        f"Scores are cell-area-weighted global means over the held-out init times. "
+        f"Stages: {stage_text}."
+    )
+    notes = [
+        "Cost per member: seconds on this machine per member per day of forecast output "
+        "(one member field at one lead time); a physics member costs its model integration "
+        "for one day, the emulators one sample of the lead time wanted.",
+        "With few init times the rank histograms and Brier scores are noisy: read the "
+        "differences between ensembles, not the third digit.",
+    ]
+    return write_report(
+        out,
+        scores,
+        variables=variables,
+        leads=leads,
+        costs=costs,
+        figures=figures,
+        intro=intro,
+        notes=notes,
+    )
