@@ -343,7 +343,8 @@ def build_parser() -> argparse.ArgumentParser:
             "when the store carries it, members, ensemble mean and spread, and the probability of "
             "a +2 sigma anomaly next to what happened; and, from score files written by "
             "'forecast score', scores against lead time, rank histograms and reliability diagrams "
-            "(one line per file)."
+            "(one line per file). With no --ensemble and no --scores: the SEEDS-GEE ensemble and "
+            "the score files of 'forecast run' (runs/world)."
         ),
     )
     plot.add_argument("--ensemble", type=Path, default=None, metavar="ENS", help="ensemble store")

@@ -15,6 +15,8 @@ from .plots import diagnostics
 from .plots.ensemble_maps import ensemble_maps, event_maps
 from .score_command import open_ensemble_file
 
+DEFAULT_RUN = Path("runs/world")
+
 
 def _lead(ds: xr.Dataset, text: str | None):
     leads = ds["lead_time"].values
@@ -38,8 +40,14 @@ def plot_files(
     members: int = 4,
 ) -> list[Path]:
     """Maps of one forecast of ``ensemble`` and score figures of ``scores``; returns the PNGs."""
-    if ensemble is None and not scores:
-        raise DataError("nothing to plot: give --ensemble and/or --scores")
+    if ensemble is None and not scores:  # the default: what `forecast run` made
+        ensemble = DEFAULT_RUN / "ensembles" / "seeds-gee.zarr"
+        scores = sorted((DEFAULT_RUN / "report").glob("scores_*.nc"))
+        if not ensemble.exists():
+            raise DataError(
+                "nothing to plot: give --ensemble and/or --scores, or run 'forecast run' first "
+                f"(its {ensemble} is the default)"
+            )
     figures = {}
     if ensemble is not None:
         ds = validate(open_ensemble_file(ensemble), "ensemble_forecast", str(ensemble))

@@ -24,6 +24,7 @@ from pipelines.world import WorldSettings, physics_member_seconds
 
 from .generate import generate
 from .reference_ensembles import climatological_ensemble
+from .run_report import make_report
 from .scoring.summary import score_ensemble
 from .train import budget_config, train
 
@@ -36,6 +37,7 @@ WORLD_ENTRIES = ("world-truth", "world-reforecast", "world-operational")
 class RunSettings:
     profile: str = "default"  # world profile
     budget: str = "quick"  # training budget of every model
+    steps: int | None = 500  # overrides the budget's steps: three models must fit in the run
     inits: int = 4  # held-out init times, evenly spaced over the operational ones
     leads: tuple[str, ...] = ("24h", "72h", "120h", "240h")
     members: int = 32  # generated per init time and lead
@@ -46,7 +48,13 @@ class RunSettings:
 
 DEFAULT = RunSettings()
 QUICK = RunSettings(
-    profile="tiny", budget="tiny", inits=2, leads=("24h", "120h"), members=8, sampler_steps=8
+    profile="tiny",
+    budget="tiny",
+    steps=None,
+    inits=2,
+    leads=("24h", "120h"),
+    members=8,
+    sampler_steps=8,
 )
 
 
@@ -109,13 +117,14 @@ def run(
         checkpoint = train(
             stores["world-reforecast"],
             out / "models" / model,
-            budget_config(model, settings.budget),
+            budget_config(model, settings.budget, steps=settings.steps),
             device=device,
             progress=progress,
         )
         stages(f"train {model}", start)
         start = time.perf_counter()
         path = out / "ensembles" / f"{model}.zarr"
+        before = path.stat().st_mtime_ns if path.exists() else None
         ensembles[model] = generate(
             checkpoint,
             operational,
@@ -130,8 +139,9 @@ def run(
             progress=progress,
         )
         stages(f"generate {model}", start)
+        reused = before is not None and path.stat().st_mtime_ns == before  # kept, not remade
         costs[f"{NAMES[model]} {settings.members}"] = _generation_cost(
-            path, stages.seconds[f"generate {model}"], model
+            path, None if reused else stages.seconds[f"generate {model}"], model, device
         )
 
     start = time.perf_counter()
@@ -143,8 +153,6 @@ def run(
     stages("score", start)
 
     start = time.perf_counter()
-    from .run_report import make_report
-
     report = make_report(
         out / "report", scores, ensembles, operational, inits, settings, costs, stages.seconds
     )
@@ -161,20 +169,26 @@ def scores_members(scores: dict[str, xr.Dataset], prefix: str) -> int:
     return next(int(t.attrs["members"]) for n, t in scores.items() if n.startswith(prefix))
 
 
-def _generation_cost(path: Path, seconds: float, model: str) -> str:
+def _generation_cost(path: Path, seconds: float | None, model: str, device: str) -> str:
     """Seconds per generated member-day (one member at one lead time) and evaluations.
 
-    A reused ensemble costs nothing this time: the figure of the run that made it is kept
-    next to it, so the report always shows what generating cost.
+    A reused ensemble (``seconds`` None) costs nothing this time: the figure of the run
+    that made it is kept next to it, so the report always shows what generating cost.
     """
     record = path.with_name(path.name + ".cost.json")
     generated = open_complete(path)
     fields = generated.sizes["init_time"] * generated.sizes["lead_time"] * generated.sizes["member"]
-    if seconds > 1.0 or not record.exists():
+    if seconds is None and not record.exists():
+        return "unknown (made by an earlier run)"
+    if seconds is not None:
         evaluations = "1 decoder pass" if model == "vae-crps" else generated.attrs["sampler"]
-        record.write_text(json.dumps({"seconds": seconds / fields, "evaluations": evaluations}))
+        record.write_text(
+            json.dumps(
+                {"seconds": seconds / fields, "evaluations": evaluations, "device": device.upper()}
+            )
+        )
     cost = json.loads(record.read_text())
-    return f"{cost['seconds']:.3f} s (CPU), {cost['evaluations']}"
+    return f"{cost['seconds']:.3f} s ({cost.get('device', '?')}), {cost['evaluations']}"
 
 
 def score_all(

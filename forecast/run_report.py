@@ -12,6 +12,7 @@ from pipelines.store import open_complete
 from .plots import diagnostics
 from .plots.ensemble_maps import ensemble_maps, event_maps
 from .report import write_report
+from .train import BUDGETS
 
 
 def make_report(
@@ -57,7 +58,7 @@ def make_report(
         f"The embedded world ({settings.profile} profile; its truth run is the reanalysis, "
         f"its ensembles have model error). Held-out init times: {init_times}; lead times "
         f"(days): {days}. Each model was trained on the 5-member reforecast ({settings.budget} "
-        f"budget) and given the first {settings.seeds} members of the 31-member operational "
+        f"budget, {settings.steps or BUDGETS[settings.budget]['steps']} steps) and given the first {settings.seeds} members of the 31-member operational "
         f"ensemble as seeds; it generated {settings.members} members per init time and lead. "
         f"Scores are cell-area-weighted global means over the held-out init times. "
         f"Stages: {stage_text}."

@@ -58,7 +58,7 @@ def map_panels(
     use_offline_shapes()
     names = list(fields)
     rows = -(-len(names) // columns)
-    figure = Figure(figsize=(4.2 * min(columns, len(names)), 2.5 * rows + 0.6))
+    figure = Figure(figsize=(4.2 * min(columns, len(names)), 2.9 * rows + 0.6))
     limits = dict(limits or {})
     shared = [fields[n] for n in names if n not in limits]
     if shared_scale and shared:
