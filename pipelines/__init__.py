@@ -4,6 +4,7 @@ Arrows point one way: ``forecast`` may use ``pipelines``; ``pipelines`` never im
 ``forecast``.
 """
 
+from . import _library_order  # noqa: F401  (first: see the module)
 from .catalog import Catalog, Entry, load_catalog
 from .errors import DataError
 from .readers import open_entry

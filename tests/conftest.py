@@ -9,6 +9,8 @@ import pandas as pd
 import pytest
 import xarray as xr
 
+import pipelines  # noqa: F401  (before anything loads ecCodes: see pipelines/_library_order.py)
+
 DATA = Path(__file__).parent / "data"
 ERA5_GRIB = DATA / "era5-levels-members.grib"
 CORRUPTED_GRIB = DATA / "era5-levels-corrupted.grib"

@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import numpy as np
 import pytest
 import xarray as xr
@@ -148,3 +150,23 @@ def test_forecast_zarr_gets_init_lead_member(tmp_path):
     assert ds["z500"].dims == ("init_time", "lead_time", "member", "lat", "lon")
     assert ds["t500"].attrs["units"] == "K"
     assert float(ds["t500"].mean()) == pytest.approx(260.15, abs=0.5)
+
+
+def test_reading_grib_then_drawing_maps_exits_cleanly():
+    """ecCodes and pyproj wheels clash at exit unless pyproj loads first (pipelines does it)."""
+    import subprocess
+    import sys
+
+    script = (
+        "import numpy as np, xarray as xr\n"
+        "from pipelines import load_catalog, open_entry\n"
+        "open_entry(load_catalog()['era5-eda-sample']).load()\n"
+        "import cartopy.crs as ccrs\n"
+        "ccrs.Robinson().transform_points(ccrs.PlateCarree(), np.zeros(2), np.ones(2))\n"
+        "print('done')\n"
+    )
+    root = Path(__file__).resolve().parent.parent
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=root, capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0 and "done" in result.stdout, result.stderr[-2000:]
