@@ -21,6 +21,7 @@ import numpy as np
 import xarray as xr
 
 from forecast.generate import generate
+from forecast.reference_ensembles import held_out
 from forecast.scoring.summary import score_ensemble
 from pipelines.store import open_complete
 
@@ -57,9 +58,7 @@ def main() -> None:
     seconds = time.perf_counter() - start
     generated = open_complete(path)
     lead_times = generated["lead_time"].values
-    physics = open_complete(args.source).isel(init_time=inits).sel(lead_time=lead_times)
-    truth = open_complete(args.source, "truth").isel(init_time=inits).sel(lead_time=lead_times)
-    climatology = open_complete(args.source, "climatology")
+    physics, truth, climatology = held_out(args.source, inits, lead_times)
     ensembles = {
         f"{args.seeds} seeds": physics.isel(member=slice(0, args.seeds)),
         f"physics {physics.sizes['member']}": physics,

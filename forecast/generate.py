@@ -138,8 +138,8 @@ def generate(
     )
     names = metadata["variables"]
 
-    def block(index: int) -> np.ndarray:
-        i = chosen[index]
+    def make_block(block_info=None) -> np.ndarray:
+        i = chosen[block_info[None]["chunk-location"][0]]
         generator = torch.Generator(device=device).manual_seed(
             int(np.random.SeedSequence([seed, i]).generate_state(1)[0])
         )
@@ -158,10 +158,6 @@ def generate(
             anomalies * ensemble.std[i, at_leads][:, None] + ensemble.mean[i, at_leads][:, None]
         )
         return physical[None]  # (1, lead, member, var, lat, lon)
-
-    def make_block(block_info=None):
-        index = block_info[None]["chunk-location"][0]
-        return block(index)
 
     lazy = dask_array.map_blocks(
         make_block,

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
 import xarray as xr
 
 from pipelines import DataError
 from pipelines.readers import validate
 
+from .generate import lead_indices
 from .plots import diagnostics
 from .plots.ensemble_maps import ensemble_maps, event_maps
 from .score_command import open_ensemble_file
@@ -20,13 +19,7 @@ DEFAULT_RUN = Path("runs/world")
 
 def _lead(ds: xr.Dataset, text: str | None):
     leads = ds["lead_time"].values
-    if text is None:
-        return leads[-1]
-    wanted = pd.to_timedelta(text).to_timedelta64()
-    if wanted not in leads:
-        hours = [int(v / np.timedelta64(1, "h")) for v in leads]
-        raise DataError(f"has no lead time {text} (it has {hours} h)")
-    return wanted
+    return leads[-1] if text is None else leads[lead_indices(leads, [text])[0]]
 
 
 def plot_files(

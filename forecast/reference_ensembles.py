@@ -3,12 +3,25 @@ full physics ensemble, and climatology."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import xarray as xr
 from scipy.stats import norm
 
 from pipelines.align import valid_time
 from pipelines.climatology import climatology_at
+from pipelines.store import open_complete
+
+
+def held_out(
+    store: str | Path, inits: list[int], leads: np.ndarray
+) -> tuple[xr.Dataset, xr.Dataset, xr.Dataset]:
+    """(physics ensemble, truth at valid time, climatology) of a prepared forecast store at
+    the chosen init-time indices and lead times: what generated ensembles are scored against."""
+    physics = open_complete(store).isel(init_time=inits).sel(lead_time=leads)
+    truth = open_complete(store, "truth").isel(init_time=inits).sel(lead_time=leads)
+    return physics, truth, open_complete(store, "climatology")
 
 
 def climatological_ensemble(

@@ -11,6 +11,8 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
+from .plots.diagnostics import lead_label
+
 COLUMNS = (
     ("members", "members"),
     ("crps_nrg", "CRPS"),
@@ -59,7 +61,7 @@ def score_table(
     header = ["lead", "ensemble", *(label for _, label in COLUMNS), "cost per member"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for lead in leads:
-        days = f"{np.timedelta64(lead, 'h') / np.timedelta64(1, 'D'):g} d"
+        days = lead_label(lead)
         for name, table in scores.items():
             numbers = headline_numbers(table, variable, lead)
             cells = [_cell(key, numbers.get(key)) for key, _ in COLUMNS]

@@ -23,7 +23,7 @@ from pipelines.store import open_complete
 from pipelines.world import WorldSettings, physics_member_seconds
 
 from .generate import generate
-from .reference_ensembles import climatological_ensemble
+from .reference_ensembles import climatological_ensemble, held_out
 from .run_report import make_report
 from .scoring.summary import score_ensemble
 from .train import budget_config, train
@@ -141,7 +141,7 @@ def run(
         stages(f"generate {model}", start)
         reused = before is not None and path.stat().st_mtime_ns == before  # kept, not remade
         costs[f"{NAMES[model]} {settings.members}"] = _generation_cost(
-            path, None if reused else stages.seconds[f"generate {model}"], model, device
+            path, None if reused else stages.seconds[f"generate {model}"], device
         )
 
     start = time.perf_counter()
@@ -169,7 +169,7 @@ def scores_members(scores: dict[str, xr.Dataset], prefix: str) -> int:
     return next(int(t.attrs["members"]) for n, t in scores.items() if n.startswith(prefix))
 
 
-def _generation_cost(path: Path, seconds: float | None, model: str, device: str) -> str:
+def _generation_cost(path: Path, seconds: float | None, device: str) -> str:
     """Seconds per generated member-day (one member at one lead time) and evaluations.
 
     A reused ensemble (``seconds`` None) costs nothing this time: the figure of the run
@@ -181,10 +181,13 @@ def _generation_cost(path: Path, seconds: float | None, model: str, device: str)
     if seconds is None and not record.exists():
         return "unknown (made by an earlier run)"
     if seconds is not None:
-        evaluations = "1 decoder pass" if model == "vae-crps" else generated.attrs["sampler"]
         record.write_text(
             json.dumps(
-                {"seconds": seconds / fields, "evaluations": evaluations, "device": device.upper()}
+                {
+                    "seconds": seconds / fields,
+                    "evaluations": generated.attrs["sampler"],
+                    "device": device.upper(),
+                }
             )
         )
     cost = json.loads(record.read_text())
@@ -196,9 +199,7 @@ def score_all(
 ) -> dict[str, xr.Dataset]:
     """Scores of the seeds, the physics ensemble, every generated ensemble and climatology."""
     leads = open_complete(ensembles[MODELS[0]])["lead_time"].values
-    physics = open_complete(operational).isel(init_time=inits).sel(lead_time=leads)
-    truth = open_complete(operational, "truth").isel(init_time=inits).sel(lead_time=leads)
-    climatology = open_complete(operational, "climatology")
+    physics, truth, climatology = held_out(operational, inits, leads)
     variables = list(truth.data_vars)
     candidates = {
         f"{settings.seeds} seeds": physics.isel(member=slice(0, settings.seeds)),

@@ -11,6 +11,7 @@ from pipelines.store import open_complete
 
 from .plots import diagnostics
 from .plots.ensemble_maps import ensemble_maps, event_maps
+from .reference_ensembles import held_out
 from .report import write_report
 from .train import BUDGETS
 
@@ -28,9 +29,7 @@ def make_report(
     variable = settings.maps_variable
     first = open_complete(ensembles["seeds-gee"])
     leads = first["lead_time"].values
-    physics = open_complete(operational).isel(init_time=inits).sel(lead_time=leads)
-    truth = open_complete(operational, "truth").isel(init_time=inits).sel(lead_time=leads)
-    climatology = open_complete(operational, "climatology")
+    physics, truth, climatology = held_out(operational, inits, leads)
     seeds = physics.isel(member=slice(0, settings.seeds))
     last, middle = leads[-1], leads[len(leads) // 2]
     figures = {}

@@ -98,10 +98,6 @@ class ResidualScale:
     lead_days: list[float]
     scale: list[list[float]]  # [lead][var]
 
-    @classmethod
-    def from_ensemble(cls, ensemble: AnomalyEnsemble) -> ResidualScale:
-        return cls(ensemble.lead_days.tolist(), ensemble.member_spread().tolist())
-
     def at(self, lead_days: np.ndarray) -> np.ndarray:
         """(len(lead_days), var), linear in lead time, constant beyond the ends."""
         table = np.asarray(self.scale, dtype=np.float64)
@@ -144,11 +140,15 @@ class SeedsSamples(torch.utils.data.Dataset):
         self.k_low, self.k_high = k_range[0], min(k_range[1], members - 1)
         self.truth_fraction = truth_fraction
         self.seed = seed
-        self.scale = ensemble.member_spread()  # (lead, var)
+        self.scale = ensemble.member_spread()  # (lead, var): s of the residual targets
         first_lead = 1 if skip_lead_zero and ensemble.members.shape[1] > 1 else 0
         inits, leads = ensemble.members.shape[:2]
         self.pairs = [(i, j) for i in range(inits) for j in range(first_lead, leads)]
         self.epoch = 0
+
+    def residual_scale(self) -> ResidualScale:
+        """The targets' s(lead, var), for generation to undo."""
+        return ResidualScale(self.ensemble.lead_days.tolist(), self.scale.tolist())
 
     def __len__(self) -> int:
         return len(self.pairs)

@@ -213,7 +213,7 @@ def train(
         "grid": {"lat": ensemble.coords["lat"].tolist(), "lon": ensemble.coords["lon"].tolist()},
         "parameters": parameter_count(model),
         # members are generated as seed mean + s(lead) * residual (see forecast.samples)
-        "residual_scale": asdict(ResidualScale.from_ensemble(ensemble)),
+        "residual_scale": asdict(samples.residual_scale()),
     }
     generator = torch.Generator(device=device).manual_seed(config.seed + step)
     autocast = (

@@ -77,7 +77,7 @@ def test_plot_makes_maps_and_score_figures_from_any_files(quick_run, tmp_path, c
     made = {p.name for p in tmp_path.glob("*.png")}
     assert {"maps_z500.png", "extreme_event_z500.png", "rank_histograms_z500.png"} <= made
     assert main(["plot", "--ensemble", str(ensemble), "--lead", "7h", "--out", str(tmp_path)]) == 2
-    assert "no lead time 7h" in capsys.readouterr().err
+    assert "lead times ['7h'] are not in the source" in capsys.readouterr().err
     assert main(["plot", "--scores", str(tmp_path / "missing.nc")]) == 2
 
 

@@ -11,7 +11,7 @@ from safetensors.torch import load_file
 
 from forecast.cli import main
 from forecast.generate import generate
-from forecast.samples import AnomalyEnsemble, ResidualScale, SeedsSamples, seed_condition
+from forecast.samples import AnomalyEnsemble, SeedsSamples, seed_condition
 from forecast.train import TrainConfig, load_checkpoint, train
 from pipelines import DataError
 from pipelines.store import open_complete
@@ -80,7 +80,7 @@ def test_member_spread_and_its_interpolation_in_lead_time(reforecast):
     members = ensemble.members[:, j, :, v].astype(np.float64)  # (init, member, lat, lon)
     brute = np.sqrt(members.var(axis=1, ddof=1).mean())
     assert spread[j, v] == pytest.approx(brute, rel=1e-4)
-    scale = ResidualScale.from_ensemble(ensemble)
+    scale = SeedsSamples(ensemble).residual_scale()
     halfway = scale.at(np.array([(ensemble.lead_days[j] + ensemble.lead_days[j + 1]) / 2]))
     np.testing.assert_allclose(halfway[0], (spread[j] + spread[j + 1]) / 2, rtol=1e-5)
     np.testing.assert_allclose(scale.at(np.array([99.0]))[0], spread[-1], rtol=1e-6)

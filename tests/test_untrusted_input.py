@@ -24,6 +24,16 @@ def _name(call: ast.Call) -> str:
     return ".".join(reversed(parts))
 
 
+def _offending(predicate) -> list[str]:
+    """file:line of every call in the sources for which ``predicate`` holds."""
+    return [
+        f"{p.relative_to(ROOT)}:{c.lineno} {_name(c)}"
+        for p in SOURCES
+        for c in _calls(p)
+        if predicate(c)
+    ]
+
+
 def test_there_are_sources_to_check():
     assert len(SOURCES) > 30
 
@@ -38,35 +48,32 @@ def test_no_eval_exec_pickle_or_unsafe_yaml():
         "os.system",
         "marshal.loads",
     }
-    found = [
-        f"{p.relative_to(ROOT)}:{c.lineno} {_name(c)}"
-        for p in SOURCES
-        for c in _calls(p)
-        if _name(c) in banned
-    ]
+    found = _offending(lambda c: _name(c) in banned)
     assert not found, found
 
 
 def test_torch_load_only_with_weights_only():
-    unsafe = [
-        f"{p.relative_to(ROOT)}:{c.lineno}"
-        for p in SOURCES
-        for c in _calls(p)
-        if _name(c) == "torch.load"
-        and not any(
-            k.arg == "weights_only" and isinstance(k.value, ast.Constant) and k.value.value is True
-            for k in c.keywords
+    unsafe = _offending(
+        lambda c: (
+            _name(c) == "torch.load"
+            and not any(
+                k.arg == "weights_only"
+                and isinstance(k.value, ast.Constant)
+                and k.value.value is True
+                for k in c.keywords
+            )
         )
-    ]
+    )
     assert not unsafe, unsafe
 
 
 def test_no_subprocess_with_a_shell():
-    shells = [
-        f"{p.relative_to(ROOT)}:{c.lineno}"
-        for p in SOURCES
-        for c in _calls(p)
-        if _name(c).startswith("subprocess.")
-        and any(k.arg == "shell" and getattr(k.value, "value", False) is True for k in c.keywords)
-    ]
+    shells = _offending(
+        lambda c: (
+            _name(c).startswith("subprocess.")
+            and any(
+                k.arg == "shell" and getattr(k.value, "value", False) is True for k in c.keywords
+            )
+        )
+    )
     assert not shells, shells

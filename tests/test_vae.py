@@ -13,19 +13,9 @@ from forecast.generate import generate
 from forecast.models import ConditionalVAE, VAEConfig
 from forecast.models.vae import gaussian_kl
 from forecast.samples import AnomalyEnsemble, SeedsSamples
-from forecast.train import TrainConfig, load_checkpoint, train
+from forecast.train import budget_config, load_checkpoint, train
 from pipelines import DataError
 from pipelines.store import open_complete
-
-TINY = {
-    "model": "vae-crps",
-    "steps": 12,
-    "batch_size": 4,
-    "width": 8,
-    "multipliers": (1, 2),
-    "warmup": 2,
-    "checkpoint_every": 6,
-}
 
 
 def tiny_vae(**overrides) -> ConditionalVAE:
@@ -135,7 +125,7 @@ def vae_checkpoint(tiny_prepared, tmp_path_factory):
     return train(
         tiny_prepared["world-reforecast"],
         tmp_path_factory.mktemp("vae") / "vae",
-        TrainConfig(**TINY),
+        budget_config("vae-crps", "tiny", steps=12),
         progress=False,
     )
 

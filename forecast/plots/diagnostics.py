@@ -59,7 +59,7 @@ def rank_histograms(scores: Mapping[str, xr.Dataset], variable: str, lead) -> Fi
         axis.set_title(name, fontsize=9)
         axis.set_xlabel("rank of the truth")
     axes[0][0].set_ylabel("frequency x (M + 1)")
-    figure.suptitle(f"{variable}, lead {_lead_label(lead)}", fontsize=10)
+    figure.suptitle(f"{variable}, lead {lead_label(lead)}", fontsize=10)
     figure.tight_layout()
     return figure
 
@@ -85,12 +85,13 @@ def reliability_diagrams(
         axis.set_xlim(0, 1)
         axis.set_ylim(0, 1)
         axis.set_xlabel("forecast probability")
-        axis.set_title(f"{variable} {event}, {_lead_label(lead)}", fontsize=9)
+        axis.set_title(f"{variable} {event}, {lead_label(lead)}", fontsize=9)
     axes[0][0].set_ylabel("observed frequency")
     axes[0][0].legend(fontsize=7)
     figure.tight_layout()
     return figure
 
 
-def _lead_label(lead) -> str:
+def lead_label(lead) -> str:
+    """A lead time as days: "1 d", "2.5 d"."""
     return f"{np.timedelta64(lead, 'h') / np.timedelta64(1, 'D'):g} d"

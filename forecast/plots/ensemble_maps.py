@@ -9,15 +9,12 @@ from matplotlib.figure import Figure
 
 from pipelines.climatology import climatology_at
 
+from .diagnostics import lead_label
 from .maps import map_panels
 
 
 def _at(data: xr.Dataset | xr.DataArray, init: int, lead) -> xr.Dataset | xr.DataArray:
     return data.isel(init_time=init).sel(lead_time=lead)
-
-
-def _lead_text(lead) -> str:
-    return f"{np.timedelta64(lead, 'h') / np.timedelta64(1, 'D'):g} d"
 
 
 def ensemble_maps(
@@ -52,7 +49,7 @@ def ensemble_maps(
         cmap={"ensemble spread": "viridis"},
         limits={"ensemble spread": (0.0, float(spread.max()))},
         units=units,
-        title=f"{variable} ({units}), init {init_time}, lead {_lead_text(lead)}, "
+        title=f"{variable} ({units}), init {init_time}, lead {lead_label(lead)}, "
         f"{field.sizes['member']} members",
     )
 
@@ -89,5 +86,5 @@ def event_maps(
             f"P({variable} anomaly > +{sigmas:g} sigma)": (0.0, 1.0),
             "happened in the truth": (0.0, 1.0),
         },
-        title=f"extreme {variable}, lead {_lead_text(lead)}",
+        title=f"extreme {variable}, lead {lead_label(lead)}",
     )
