@@ -37,8 +37,8 @@ WORLD_ENTRIES = ("world-truth", "world-reforecast", "world-operational")
 class RunSettings:
     profile: str = "default"  # world profile
     budget: str = "quick"  # training budget of every model
-    steps: int | None = 500  # overrides the budget's steps: three models must fit in the run
-    inits: int = 4  # held-out init times, evenly spaced over the operational ones
+    steps: int | None = 400  # overrides the budget's steps: three models must fit in the run
+    inits: int = 3  # held-out init times, evenly spaced over the operational ones
     leads: tuple[str, ...] = ("24h", "72h", "120h", "240h")
     members: int = 32  # generated per init time and lead
     seeds: int = 2

@@ -12,6 +12,7 @@ import xarray as xr
 from pipelines import DataError, load_catalog, open_entry
 from pipelines.align import truth_at_valid_time
 from pipelines.climatology import daily_climatology
+from pipelines.errors import describe
 from pipelines.readers import validate
 from pipelines.regrid import regrid_conservative
 from pipelines.store import is_complete
@@ -40,9 +41,7 @@ def open_ensemble_file(path: Path, group: str | None = None) -> xr.Dataset | Non
     except DataError:
         raise
     except Exception as error:
-        raise DataError(
-            f"cannot be opened as zarr or netCDF ({type(error).__name__}: {error})", source
-        ) from None
+        raise DataError(f"cannot be opened as zarr or netCDF ({describe(error)})", source) from None
 
 
 def load_inputs(

@@ -25,7 +25,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from tqdm.auto import tqdm
 
-from pipelines.errors import DataError
+from pipelines.errors import DataError, describe
 
 from .diffusion import EDMConfig, EDMPreconditioner
 from .models import ConditionalVAE, SphereUNet, UNetConfig, VAEConfig
@@ -165,7 +165,15 @@ def load_checkpoint(folder: str | Path, device: str = "cpu") -> tuple[torch.nn.M
             f"config.json is not a forecast model config ({error})", str(folder)
         ) from None
     try:
-        model.load_state_dict(load_file(str(weights), device="cpu"))
+        state = load_file(str(weights), device="cpu")
+    except Exception as error:  # safetensors raises its own error types
+        raise DataError(
+            f"model.safetensors cannot be read ({describe(error)}); the file is "
+            "truncated or not a safetensors file",
+            str(folder),
+        ) from None
+    try:
+        model.load_state_dict(state)
     except RuntimeError as error:
         raise DataError(
             f"weights do not match the config ({str(error)[:200]})", str(folder)

@@ -115,7 +115,10 @@ def load_catalog(path: str | os.PathLike[str] | None = None) -> Catalog:
     try:
         raw = yaml.safe_load(catalog_path.read_text())
     except yaml.YAMLError as error:
-        raise DataError(f"not valid YAML: {error}", source) from None
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+        raise DataError(f"not valid YAML{where}: {problem}", source) from None
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):

@@ -17,3 +17,12 @@ class DataError(ValueError):
     def __init__(self, message: str, source: str | None = None) -> None:
         self.source = source
         super().__init__(f"{source}: {message}" if source else message)
+
+
+def describe(error: BaseException, limit: int = 200) -> str:
+    """``Type: first line of the message``, shortened: a library's cause fit for one error line."""
+    lines = str(error).strip().splitlines()
+    text = lines[0] if lines else ""
+    if len(text) > limit:
+        text = text[: limit - 3] + "..."
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__

@@ -46,3 +46,25 @@ def regular_grid(resolution: float) -> tuple[np.ndarray, np.ndarray]:
     lat = -90.0 + resolution * (np.arange(n_lat) + 0.5)
     lon = resolution * np.arange(n_lon)
     return lat, lon
+
+
+def uncovered(
+    src_lat: np.ndarray, src_lon: np.ndarray, dst_lat: np.ndarray, dst_lon: np.ndarray
+) -> str | None:
+    """Why the source grid's cells do not cover the destination's points, or None if they do.
+
+    A source spanning all longitudes (to within one cell) is periodic and covers any
+    longitude; otherwise both grids are compared in 0..360.
+    """
+    lat_lo, lat_hi = lat_edges(np.sort(src_lat))[[0, -1]]
+    if np.min(dst_lat) < lat_lo - 1e-6 or np.max(dst_lat) > lat_hi + 1e-6:
+        return f"latitudes {lat_lo:g}..{lat_hi:g} do not cover {np.min(dst_lat):g}..{np.max(dst_lat):g}"
+    edges = lon_edges(np.sort(src_lon))
+    if edges[-1] - edges[0] >= 360.0 - 1e-6:
+        return None
+    if np.min(dst_lon) < edges[0] - 1e-6 or np.max(dst_lon) > edges[-1] + 1e-6:
+        return (
+            f"longitudes {edges[0]:g}..{edges[-1]:g} do not cover "
+            f"{np.min(dst_lon):g}..{np.max(dst_lon):g}"
+        )
+    return None

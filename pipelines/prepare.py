@@ -16,13 +16,14 @@ import logging
 from dataclasses import asdict
 from pathlib import Path
 
+import numpy as np
 import xarray as xr
 
 from .align import truth_at_valid_time
 from .catalog import Catalog, Entry
 from .climatology import daily_climatology, normalisation_stats
 from .errors import DataError
-from .grid import regular_grid
+from .grid import regular_grid, uncovered
 from .readers import open_entry
 from .regrid import regrid_conservative
 from .store import fingerprint, write_store
@@ -31,11 +32,22 @@ log = logging.getLogger(__name__)
 STORE_VERSION = 1
 
 
+def _regrid(ds: xr.Dataset, lat: np.ndarray, lon: np.ndarray, what: str) -> xr.Dataset:
+    """Conservatively regrid ``ds``, refusing a source that does not cover the target grid."""
+    gap = uncovered(ds["lat"].values, ds["lon"].values, lat, lon)
+    if gap is not None:
+        raise DataError(
+            f"its grid does not cover {what} ({gap}); use a source that covers it",
+            str(ds.attrs.get("source", "")) or None,
+        )
+    return regrid_conservative(ds, lat, lon)
+
+
 def _on_grid(ds: xr.Dataset, resolution: float | None) -> xr.Dataset:
     if resolution is None:
         return ds
     lat, lon = regular_grid(resolution)
-    return regrid_conservative(ds, lat, lon)
+    return _regrid(ds, lat, lon, f"the global {resolution:g}-degree grid")
 
 
 def build(entry: Entry, catalog: Catalog, grid: float | None = None) -> dict[str, xr.Dataset]:
@@ -59,8 +71,12 @@ def build(entry: Entry, catalog: Catalog, grid: float | None = None) -> dict[str
                 entry.name,
             )
         if resolution is None:
-            reanalysis = open_entry(truth_entry)
-            reanalysis = regrid_conservative(reanalysis, data["lat"].values, data["lon"].values)
+            reanalysis = _regrid(
+                open_entry(truth_entry),
+                data["lat"].values,
+                data["lon"].values,
+                f"the forecast's grid ({entry.name})",
+            )
         else:
             reanalysis = _on_grid(open_entry(truth_entry), resolution)
         groups = {"": data, "truth": truth_at_valid_time(data, reanalysis, source=truth_entry.path)}
@@ -68,6 +84,30 @@ def build(entry: Entry, catalog: Catalog, grid: float | None = None) -> dict[str
     groups["climatology"] = daily_climatology(reanalysis, **entry.options.get("climatology", {}))
     groups["stats"] = normalisation_stats(reanalysis)
     return groups
+
+
+def refuse_empty_fields(block: xr.Dataset) -> None:
+    """Raise :class:`DataError` if any field (one variable on the whole grid) is all NaN.
+
+    Missing points (a land mask) are allowed; a field with no value at all is a broken
+    source, and would make every statistic computed from it NaN.
+    """
+    for name, da in block.data_vars.items():
+        if not {"lat", "lon"} <= set(da.dims):
+            continue
+        empty = np.isnan(da.values).all(axis=(da.dims.index("lat"), da.dims.index("lon")))
+        if empty.any():
+            first = np.argwhere(empty)[0]
+            other = [d for d in da.dims if d not in ("lat", "lon")]
+            where = ", ".join(
+                f"{d}={np.asarray(da[d].values[i]).astype(str)}"
+                for d, i in zip(other, first, strict=True)
+            )
+            raise DataError(
+                f"variable {name!r} is entirely missing (all NaN) at {where}; "
+                "fix or drop those fields in the source",
+                str(block.attrs.get("source") or block.attrs.get("entry", "")) or None,
+            )
 
 
 def prepare_entry(
@@ -97,4 +137,5 @@ def prepare_entry(
         overwrite=overwrite,
         progress=progress,
         description=name,
+        check=refuse_empty_fields,
     )

@@ -24,7 +24,7 @@ import xarray as xr
 
 from . import lexicon
 from .catalog import Entry
-from .errors import DataError
+from .errors import DataError, describe
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +42,9 @@ _DIM_ALIASES = {
     "plev": "level",
     "lev": "level",
 }
+
+# netCDF-3 (classic, 64-bit offset, CDF-5) and netCDF-4 (HDF5) files start with these.
+NETCDF_SIGNATURES = (b"CDF\x01", b"CDF\x02", b"CDF\x05", b"\x89HDF\r\n\x1a\n")
 
 Reader = Callable[[Entry], xr.Dataset]
 READERS: dict[str, Reader] = {}
@@ -78,7 +81,7 @@ def _local_files(entry: Entry) -> list[str]:
 
 
 def _opening_error(entry: Entry, error: Exception, what: str) -> DataError:
-    return DataError(f"cannot be read as {what} ({type(error).__name__}: {error})", entry.path)
+    return DataError(f"cannot be read as {what} ({describe(error)})", entry.path)
 
 
 @register_reader("grib")
@@ -93,9 +96,7 @@ def read_grib(entry: Entry) -> xr.Dataset:
                 xr.open_dataset(path, engine="cfgrib", backend_kwargs=kwargs, chunks={})
             )
         except Exception as error:
-            raise DataError(
-                f"cannot be read as GRIB ({type(error).__name__}: {error})", path
-            ) from None
+            raise DataError(f"cannot be read as GRIB ({describe(error)})", path) from None
     return datasets[0] if len(datasets) == 1 else _combine(datasets, entry)
 
 
@@ -104,14 +105,21 @@ def read_netcdf(entry: Entry) -> xr.Dataset:
     files = _local_files(entry)
     datasets = []
     for path in files:
+        if not entry.is_remote and os.path.isfile(path):
+            with open(path, "rb") as handle:
+                magic = handle.read(8)
+            if not magic.startswith(NETCDF_SIGNATURES):
+                raise DataError(
+                    f"is not a netCDF file (it starts with {magic[:4]!r}, not 'CDF' or HDF5's "
+                    "signature); check 'format' in the catalog",
+                    path,
+                )
         try:
             datasets.append(
                 xr.open_dataset(path, chunks={}, **entry.options.get("open_kwargs", {}))
             )
         except Exception as error:
-            raise DataError(
-                f"cannot be read as netCDF ({type(error).__name__}: {error})", path
-            ) from None
+            raise DataError(f"cannot be read as netCDF ({describe(error)})", path) from None
     return datasets[0] if len(datasets) == 1 else _combine(datasets, entry)
 
 

@@ -7,6 +7,11 @@ block the set of finished blocks is recorded (atomically) in
 ``<path>.partial.progress.json``. A writer killed at any moment and started
 again with the same inputs (the same *fingerprint*) skips the finished blocks;
 a block written but not yet recorded is simply written again, identically.
+
+One writer at a time: a writer holds an exclusive lock on ``<path>.lock``
+(``flock``, released by the kernel even when the process is killed), and a second
+writer of the same store refuses at once with a clear error instead of interleaving
+blocks with the first.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ import hashlib
 import json
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -25,7 +30,12 @@ import xarray as xr
 import zarr
 from tqdm.auto import tqdm
 
-from .errors import DataError
+from .errors import DataError, describe
+
+try:  # POSIX; elsewhere stores are written without the single-writer guard
+    import fcntl
+except ImportError:  # pragma: no cover
+    fcntl = None  # type: ignore[assignment]
 
 COMPLETE_ATTR = "forecast_store_complete"
 FINGERPRINT_ATTR = "forecast_store_fingerprint"
@@ -63,6 +73,38 @@ def _partial(path: Path) -> Path:
 
 def _progress_file(path: Path) -> Path:
     return path.with_name(path.name + ".partial.progress.json")
+
+
+def _lock_file(path: Path) -> Path:
+    return path.with_name(path.name + ".lock")
+
+
+@contextmanager
+def single_writer(path: Path) -> Iterator[None]:
+    """Hold the store's writer lock, or refuse if another process holds it."""
+    if fcntl is None:  # pragma: no cover
+        yield
+        return
+    lock = _lock_file(path)
+    with open(lock, "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            raise DataError(
+                f"another forecast process ({holder}) is writing this store; wait for it to "
+                "finish (its work is kept), then run again",
+                str(path),
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()}")
+        handle.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _read_json(path: Path) -> dict[str, Any]:
@@ -126,6 +168,7 @@ def write_store(
     overwrite: bool = False,
     progress: bool = True,
     description: str = "writing",
+    check: Callable[[xr.Dataset], None] | None = None,
 ) -> Path:
     """Write datasets as groups of one zarr store ("" is the root), resumably.
 
@@ -143,10 +186,13 @@ def write_store(
     overwrite
         Replace an existing complete store whose key differs; with the same key the
         existing store is kept as it is.
+    check
+        Called on every loaded block before it is written; raises :class:`DataError`
+        to stop the write (what was written stays resumable, nothing looks complete).
     """
     path = Path(path)
     partial, progress_file = _partial(path), _progress_file(path)
-    with _writable(path):
+    with _writable(path), single_writer(path):
         if path.exists():
             if (
                 is_complete(path)
@@ -173,7 +219,16 @@ def write_store(
                 _write_json_atomic(progress_file, record)
             if outer in ds.dims:
                 _write_blocks(
-                    ds, partial, name, outer, record, state, progress_file, progress, description
+                    ds,
+                    partial,
+                    name,
+                    outer,
+                    record,
+                    state,
+                    progress_file,
+                    progress,
+                    description,
+                    check,
                 )
         root = zarr.open_group(str(partial), mode="r+")
         root.attrs.update({COMPLETE_ATTR: True, FINGERPRINT_ATTR: key})
@@ -181,6 +236,7 @@ def write_store(
             shutil.rmtree(path)
         os.replace(partial, path)
         progress_file.unlink(missing_ok=True)
+        _lock_file(path).unlink(missing_ok=True)
     return path
 
 
@@ -225,6 +281,23 @@ def _block_size(partial: Path, group: str, outer: str) -> int:
     return min(sizes) if sizes else ds.sizes[outer]
 
 
+def _load(block: xr.Dataset, where: str) -> xr.Dataset:
+    """Read one block; a source that fails to decode is a :class:`DataError` naming it."""
+    try:
+        return block.load()
+    except DataError:
+        raise
+    except (MemoryError, KeyboardInterrupt):
+        raise
+    except Exception as error:
+        source = block.attrs.get("source") or block.attrs.get("entry")
+        raise DataError(
+            f"reading the data failed at {where} ({describe(error)}); the file "
+            "may be truncated or corrupted",
+            str(source) if source else None,
+        ) from error
+
+
 def _write_blocks(
     ds: xr.Dataset,
     partial: Path,
@@ -235,6 +308,7 @@ def _write_blocks(
     progress_file: Path,
     progress: bool,
     description: str,
+    check: Callable[[xr.Dataset], None] | None,
 ) -> None:
     block = _block_size(partial, group, outer)
     starts = range(0, ds.sizes[outer], block)
@@ -247,7 +321,9 @@ def _write_blocks(
     ):
         region = {outer: slice(start, min(start + block, ds.sizes[outer]))}
         # Loaded first: one block is small, and numpy writes cannot race on a shared zarr chunk.
-        piece = blockwise.isel(region).load()
+        piece = _load(blockwise.isel(region), f"{outer} {start}")
+        if check is not None:
+            check(piece)
         for variable in piece.variables.values():
             variable.encoding = {}
         piece.to_zarr(

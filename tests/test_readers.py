@@ -136,7 +136,7 @@ def test_duplicate_times_are_refused(tmp_path):
 
 def test_not_a_netcdf_file(tmp_path):
     (tmp_path / "r.nc").write_text("hello")
-    with pytest.raises(DataError, match="r.nc: cannot be read as netCDF"):
+    with pytest.raises(DataError, match="r.nc: is not a netCDF file"):
         open_entry(netcdf_entry(tmp_path / "r.nc"))
 
 
