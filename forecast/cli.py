@@ -37,6 +37,7 @@ def _prepare(args: argparse.Namespace) -> int:
             grid=args.grid,
             overwrite=args.overwrite,
             progress=not args.quiet,
+            chunk_mb=args.chunk_mb,
         )
         print(f"{name}: {path} ({time.perf_counter() - start:.1f} s)")
     return 0
@@ -168,6 +169,15 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         metavar="DEGREES",
         help="regrid conservatively to a global grid of this spacing (default: the entry's 'grid', else none)",
+    )
+    prepare.add_argument(
+        "--chunk-mb",
+        type=float,
+        default=None,
+        metavar="MB",
+        help="target size of a stored chunk; chunks hold whole fields, then members, lead "
+        "times and times grow while under it; one block of this size is written at a time "
+        "(default: 4)",
     )
     prepare.add_argument(
         "--overwrite", action="store_true", help="replace a store made from other inputs"

@@ -227,4 +227,5 @@ def generate(
             overwrite=overwrite,
             progress=progress,
             description="generate",
+            outer_chunk=1,  # one init time per block: the unit of work that a resume keeps
         )

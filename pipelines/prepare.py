@@ -118,12 +118,21 @@ def prepare_entry(
     grid: float | None = None,
     overwrite: bool = False,
     progress: bool = True,
+    chunk_mb: float | None = None,
 ) -> Path:
-    """Prepare one catalog entry into ``out_dir/<name>.zarr``; resume if interrupted."""
+    """Prepare one catalog entry into ``out_dir/<name>.zarr``; resume if interrupted.
+
+    ``chunk_mb``: target chunk size (default 4 MB; see :func:`pipelines.store.choose_chunks`).
+    """
     entry = catalog[name]
     groups = build(entry, catalog, grid)
     outer = "time" if entry.role == "reanalysis" else "init_time"
+    chunk_bytes = None if chunk_mb is None else int(chunk_mb * 2**20)
+    if chunk_bytes is not None and chunk_bytes <= 0:
+        raise DataError(f"the chunk size must be positive, got {chunk_mb} MB")
     inputs = [asdict(entry), grid, STORE_VERSION]
+    if chunk_bytes is not None:  # only when set, so stores made before keep their key
+        inputs.append({"chunk_bytes": chunk_bytes})
     if entry.truth is not None:
         inputs.append(asdict(catalog[entry.truth]))
     path = Path(out_dir) / f"{name}.zarr"
@@ -138,4 +147,5 @@ def prepare_entry(
         progress=progress,
         description=name,
         check=refuse_empty_fields,
+        chunk_bytes=chunk_bytes,
     )

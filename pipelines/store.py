@@ -49,10 +49,14 @@ def fingerprint(*parts: Any) -> str:
 
 
 def choose_chunks(
-    sizes: dict[str, int], itemsize: int, outer: str, target_bytes: int | None = None
+    sizes: dict[str, int],
+    itemsize: int,
+    outer: str,
+    target_bytes: int | None = None,
+    outer_max: int | None = None,
 ) -> dict[str, int]:
     """Whole fields in space; members, then lead times, then the outer dimension grow
-    (from 1) while a chunk stays under ``target_bytes``.
+    (from 1) while a chunk stays under ``target_bytes`` (and the outer one up to ``outer_max``).
 
     Reading one sample (a time, or an init/lead pair with all its members) then
     touches one or a few files, and small grids do not make millions of tiny files.
@@ -64,6 +68,8 @@ def choose_chunks(
             continue
         others = int(np.prod([c for d, c in chunks.items() if d != dim])) * itemsize
         chunks[dim] = int(max(1, min(sizes[dim], target_bytes // max(others, 1))))
+    if outer_max is not None and outer in chunks:
+        chunks[outer] = max(1, min(chunks[outer], outer_max))
     return chunks
 
 
@@ -169,6 +175,8 @@ def write_store(
     progress: bool = True,
     description: str = "writing",
     check: Callable[[xr.Dataset], None] | None = None,
+    chunk_bytes: int | None = None,
+    outer_chunk: int | None = None,
 ) -> Path:
     """Write datasets as groups of one zarr store ("" is the root), resumably.
 
@@ -189,6 +197,10 @@ def write_store(
     check
         Called on every loaded block before it is written; raises :class:`DataError`
         to stop the write (what was written stays resumable, nothing looks complete).
+    chunk_bytes, outer_chunk
+        Target chunk size and most ``outer`` values per chunk, hence per block, for
+        :func:`choose_chunks` (part of what ``key`` must cover). ``outer_chunk=1`` makes
+        every outer value its own block: the unit of resumption when blocks are costly.
     """
     path = Path(path)
     partial, progress_file = _partial(path), _progress_file(path)
@@ -214,7 +226,7 @@ def write_store(
             if state["template"] and outer not in ds.dims:
                 continue  # a whole (small) group, already written
             if not state["template"]:
-                _write_template(ds, partial, name, outer)
+                _write_template(ds, partial, name, outer, chunk_bytes, outer_chunk)
                 state["template"] = True
                 _write_json_atomic(progress_file, record)
             if outer in ds.dims:
@@ -244,7 +256,14 @@ def _zarr_group(group: str) -> str | None:
     return group or None
 
 
-def _write_template(ds: xr.Dataset, partial: Path, group: str, outer: str) -> None:
+def _write_template(
+    ds: xr.Dataset,
+    partial: Path,
+    group: str,
+    outer: str,
+    chunk_bytes: int | None,
+    outer_chunk: int | None,
+) -> None:
     """Write metadata and coordinates; with the outer dimension, the data come later by block."""
     mode = "a" if partial.exists() else "w-"
     if outer not in ds.dims:
@@ -254,7 +273,9 @@ def _write_template(ds: xr.Dataset, partial: Path, group: str, outer: str) -> No
         return
     chunks = {}
     for name, variable in ds.data_vars.items():
-        chosen = choose_chunks(dict(variable.sizes), variable.dtype.itemsize, outer)
+        chosen = choose_chunks(
+            dict(variable.sizes), variable.dtype.itemsize, outer, chunk_bytes, outer_chunk
+        )
         chunks[name] = tuple(chosen[d] for d in variable.dims)
     encoding = {name: {"chunks": c} for name, c in chunks.items()}
     for variable in ds.data_vars.values():

@@ -139,3 +139,13 @@ def tiny_prepared(tiny_catalog, tmp_path_factory) -> dict[str, Path]:
         name: prepare_entry(name, catalog, folder, progress=False)
         for name in ("world-truth", "world-reforecast", "world-operational")
     }
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tiny_prepared, tmp_path_factory) -> Path:
+    """A SEEDS-GEE checkpoint trained for two steps on the tiny world (for plumbing, not skill)."""
+    from forecast.train import budget_config, train
+
+    out = tmp_path_factory.mktemp("checkpoint") / "gee"
+    config = budget_config("seeds-gee", "tiny", steps=2)
+    return train(tiny_prepared["world-reforecast"], out, config, progress=False)

@@ -282,20 +282,7 @@ def test_a_bad_input_exits_2_from_the_command_line_without_a_traceback(tmp_path)
     assert "Traceback" not in done.stderr and "entirely missing" in done.stderr
 
 
-# Bad inputs that need a trained checkpoint: one tiny model (two steps) for all of them.
-
-
-@pytest.fixture(scope="module")
-def tiny_checkpoint(tiny_prepared, tmp_path_factory) -> Path:
-    from forecast.train import budget_config, train
-
-    out = tmp_path_factory.mktemp("bad-input") / "gee"
-    return train(
-        tiny_prepared["world-reforecast"],
-        out,
-        budget_config("seeds-gee", "tiny", steps=2),
-        progress=False,
-    )
+# Bad inputs that need a trained checkpoint (conftest's tiny_checkpoint).
 
 
 def source_on_another_grid(folder: Path, checkpoint: Path, prepared: dict) -> list[str]:

@@ -1,0 +1,175 @@
+"""Crashes, concurrent writers and full disks: nothing lost, nothing corrupted.
+
+SIGKILL at random moments (tests/kill_harness.py), two writers of one store, and a disk
+that fills up mid-write; each time the store ends identical to an uninterrupted run's.
+"""
+
+from __future__ import annotations
+
+import errno
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import zarr.storage._local as zarr_local
+from kill_harness import (
+    ROOT,
+    _environment,
+    generate_job,
+    kill_and_resume,
+    prepare_job,
+    run_to_end,
+    stores_identical,
+)
+
+from forecast.cli import main
+
+
+@pytest.fixture
+def generate_command(tiny_checkpoint, tiny_prepared):
+    return generate_job(tiny_checkpoint, tiny_prepared["world-operational"])
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_prepare_killed_at_random_moments_resumes_to_the_same_store(seed, tmp_path):
+    command = prepare_job(tmp_path, times=150)
+    outcome = kill_and_resume(
+        "prepare",
+        command,
+        tmp_path / "out" / "rean.zarr",
+        tmp_path / "reference" / "rean.zarr",
+        seed=seed,
+        kills=3,
+        startup_share=0.0,
+    )
+    assert outcome.kills + outcome.finished_first == 3, outcome
+    assert outcome.mid_write >= 1, outcome
+    assert outcome.identical, outcome
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_generate_killed_at_random_moments_resumes_to_the_same_store(
+    seed, generate_command, tmp_path
+):
+    outcome = kill_and_resume(
+        "generate",
+        generate_command,
+        tmp_path / "ens.zarr",
+        tmp_path / "reference.zarr",
+        seed=seed,
+        kills=2,
+        startup_share=0.0,
+    )
+    assert outcome.kills + outcome.finished_first == 2, outcome
+    assert outcome.mid_write >= 1, outcome
+    assert outcome.identical, outcome
+
+
+HOLD_LOCK = """
+import sys, time
+from pathlib import Path
+from pipelines.store import single_writer
+with single_writer(Path(sys.argv[1])):
+    print("holding", flush=True)
+    time.sleep(120)
+"""
+
+
+def test_a_second_writer_refuses_while_the_first_holds_the_store_even_after_a_kill(
+    generate_command, tmp_path, capsys
+):
+    store = tmp_path / "ens.zarr"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK, str(store)],
+        env=_environment(),
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "holding"
+        assert main(generate_command(store)) == 2
+        err = capsys.readouterr().err
+        assert f"{store}: another forecast process (pid {holder.pid})" in err
+        assert not store.exists()
+    finally:
+        holder.kill()  # SIGKILL: the kernel releases the lock
+        holder.wait()
+    assert main(generate_command(store)) == 0
+    run_to_end(generate_command(tmp_path / "reference.zarr"))
+    assert stores_identical(store, tmp_path / "reference.zarr")
+
+
+def test_two_generate_processes_on_one_store_never_corrupt_it(generate_command, tmp_path):
+    store = tmp_path / "ens.zarr"
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-m", "forecast.cli", *generate_command(store)],
+            env=_environment(),
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    results = [(p.wait(timeout=600), p.stderr.read()) for p in processes]
+    codes = sorted(code for code, _ in results)
+    # one writes; the other refuses while it does, or finds the finished store and stops
+    assert codes in ([0, 0], [0, 2]), results
+    for code, err in results:
+        if code == 2:
+            assert "another forecast process" in err and "is writing this store" in err
+    run_to_end(generate_command(tmp_path / "reference.zarr"))
+    assert stores_identical(store, tmp_path / "reference.zarr")
+
+
+@pytest.fixture
+def disk_of(monkeypatch):
+    """Make zarr's file writes fail with ENOSPC once ``capacity`` bytes have been written."""
+    original = zarr_local._put
+    written = {"bytes": 0, "calls": 0}
+
+    def fill(capacity: int) -> dict[str, int]:
+        def put(path, value, exclusive=False):
+            size = len(value.as_buffer_like())
+            if written["bytes"] + size > capacity:
+                raise OSError(errno.ENOSPC, "No space left on device", str(path))
+            written["bytes"] += size
+            written["calls"] += 1
+            return original(path, value, exclusive)
+
+        monkeypatch.setattr(zarr_local, "_put", put)
+        return written
+
+    return fill
+
+
+def test_a_disk_filling_up_mid_prepare_fails_clearly_and_resumes(
+    tmp_path, disk_of, monkeypatch, capsys
+):
+    command = prepare_job(tmp_path, times=60)
+    store = tmp_path / "out" / "rean.zarr"
+    written = disk_of(60_000)
+    assert main(command(store)) == 2
+    err = capsys.readouterr().err
+    assert "rean.zarr: write failed (No space left on device); fix and run again" in err
+    assert not store.exists() and Path(f"{store}.partial").exists()
+    assert written["calls"] > 10  # it failed part-way, not at the start
+    monkeypatch.undo()  # space freed
+    assert main(command(store)) == 0
+    run_to_end(command(tmp_path / "reference" / "rean.zarr"))
+    assert stores_identical(store, tmp_path / "reference" / "rean.zarr")
+
+
+def test_a_disk_filling_up_mid_generate_fails_clearly_and_resumes(
+    generate_command, tmp_path, disk_of, monkeypatch, capsys
+):
+    store = tmp_path / "ens.zarr"
+    written = disk_of(150_000)
+    assert main(generate_command(store)) == 2
+    assert "ens.zarr: write failed (No space left on device)" in capsys.readouterr().err
+    assert not store.exists() and written["calls"] > 5
+    monkeypatch.undo()
+    assert main(generate_command(store)) == 0
+    run_to_end(generate_command(tmp_path / "reference.zarr"))
+    assert stores_identical(store, tmp_path / "reference.zarr")
