@@ -226,6 +226,8 @@ def write_store(
             if state["template"] and outer not in ds.dims:
                 continue  # a whole (small) group, already written
             if not state["template"]:
+                # A template write killed half-way leaves some arrays: start the group afresh.
+                shutil.rmtree(partial / name if name else partial, ignore_errors=True)
                 _write_template(ds, partial, name, outer, chunk_bytes, outer_chunk)
                 state["template"] = True
                 _write_json_atomic(progress_file, record)

@@ -130,11 +130,12 @@ def kill_and_resume(
     args = command(store)
     outcome = Outcome(name, seed)
     for _ in range(kills):
+        errors = tempfile.TemporaryFile("w+")
         process = subprocess.Popen(
             [sys.executable, "-m", "forecast.cli", *args],
             env=_environment(),
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stderr=errors,
         )
         during_startup = rng.random() < startup_share
         delay = rng.uniform(0, startup if during_startup else writing)
@@ -148,12 +149,16 @@ def kill_and_resume(
         if process.poll() is not None:  # it finished first: start over from nothing
             outcome.finished_first += 1
             if process.returncode != 0:
-                raise RuntimeError(f"forecast {' '.join(args)} exited {process.returncode}")
+                errors.seek(0)
+                raise RuntimeError(
+                    f"forecast {' '.join(args)} exited {process.returncode}:\n{errors.read()[-2000:]}"
+                )
             shutil.rmtree(store)
             continue
         was_writing = _progress(store).exists()
         process.send_signal(signal.SIGKILL)
         process.wait()
+        errors.close()
         outcome.kills += 1
         outcome.blocks_at_kill.append(blocks_recorded(store))
         outcome.mid_write += int(was_writing)

@@ -173,3 +173,30 @@ def test_a_disk_filling_up_mid_generate_fails_clearly_and_resumes(
     assert main(generate_command(store)) == 0
     run_to_end(generate_command(tmp_path / "reference.zarr"))
     assert stores_identical(store, tmp_path / "reference.zarr")
+
+
+class Killed(BaseException):
+    """Stands for SIGKILL at a chosen moment (BaseException: nothing catches it)."""
+
+
+def test_a_kill_after_a_template_was_written_but_not_recorded_resumes(tmp_path, monkeypatch):
+    # Found by the kill harness: the second run failed with "variable already exists".
+    import xarray as xr
+
+    command = prepare_job(tmp_path, times=12)
+    store = tmp_path / "out" / "rean.zarr"
+    original = xr.Dataset.to_zarr
+
+    def template_then_die(self, *args, **kwargs):
+        result = original(self, *args, **kwargs)
+        if kwargs.get("compute") is False:
+            raise Killed
+        return result
+
+    monkeypatch.setattr(xr.Dataset, "to_zarr", template_then_die)
+    with pytest.raises(Killed):
+        main(command(store))
+    monkeypatch.undo()
+    assert main(command(store)) == 0
+    run_to_end(command(tmp_path / "reference" / "rean.zarr"))
+    assert stores_identical(store, tmp_path / "reference" / "rean.zarr")
