@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -23,39 +24,59 @@ def _add_catalog(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_scheduler(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--scheduler",
+        default=None,
+        metavar="ADDRESS",
+        help="where dask computes: a dask.distributed scheduler address (tcp://host:8786), "
+        "'local' (a local cluster sized to this machine, workers limited to 80%% of its RAM) "
+        "or 'threads' (no cluster) (default: $FORECAST_SCHEDULER, else local)",
+    )
+
+
 def _prepare(args: argparse.Namespace) -> int:
+    from pipelines.cluster import dask_scheduler
     from pipelines.prepare import prepare_entry
 
     catalog = load_catalog(args.catalog)
     names = [n for name in args.entries for n in catalog.expand(name)]  # fails early on a bad name
-    for name in names:
-        start = time.perf_counter()
-        path = prepare_entry(
-            name,
-            catalog,
-            args.out,
-            grid=args.grid,
-            overwrite=args.overwrite,
-            progress=not args.quiet,
-            chunk_mb=args.chunk_mb,
-        )
-        print(f"{name}: {path} ({time.perf_counter() - start:.1f} s)")
+    with dask_scheduler(args.scheduler) as where:
+        if not args.quiet:
+            print(f"computing on {where}", flush=True)
+        for name in names:
+            start = time.perf_counter()
+            path = prepare_entry(
+                name,
+                catalog,
+                args.out,
+                grid=args.grid,
+                overwrite=args.overwrite,
+                progress=not args.quiet,
+                chunk_mb=args.chunk_mb,
+            )
+            print(f"{name}: {path} ({time.perf_counter() - start:.1f} s)")
     return 0
 
 
 def _score(args: argparse.Namespace) -> int:
+    from pipelines.cluster import dask_scheduler
+
     from .score_command import run_score
 
-    _, table = run_score(
-        args.forecast,
-        args.truth,
-        args.climatology,
-        args.out,
-        catalog_path=args.catalog,
-        region=args.region,
-        seed=args.seed,
-        progress=not args.quiet,
-    )
+    with dask_scheduler(args.scheduler) as where:
+        if not args.quiet:
+            print(f"computing on {where}", flush=True)
+        _, table = run_score(
+            args.forecast,
+            args.truth,
+            args.climatology,
+            args.out,
+            catalog_path=args.catalog,
+            region=args.region,
+            seed=args.seed,
+            progress=not args.quiet,
+        )
     print(table)
     print(f"scores: {args.out} and {args.out.with_suffix('.json')}")
     return 0
@@ -71,7 +92,8 @@ def _train(args: argparse.Namespace) -> int:
     out = args.out or Path("runs") / args.model
     start = time.perf_counter()
     train(data, out, config, device=args.device, progress=not args.quiet)
-    print(f"{args.model}: checkpoint {out} ({time.perf_counter() - start:.0f} s)")
+    if os.environ.get("RANK", "0") == "0":  # one line, not one per torchrun process
+        print(f"{args.model}: checkpoint {out} ({time.perf_counter() - start:.0f} s)")
     return 0
 
 
@@ -95,7 +117,8 @@ def _generate(args: argparse.Namespace) -> int:
         overwrite=args.overwrite,
         progress=not args.quiet,
     )
-    print(f"ensemble: {path} ({time.perf_counter() - start:.0f} s)")
+    if os.environ.get("RANK", "0") == "0":
+        print(f"ensemble: {path} ({time.perf_counter() - start:.0f} s)")
     return 0
 
 
@@ -182,6 +205,7 @@ def build_parser() -> argparse.ArgumentParser:
     prepare.add_argument(
         "--overwrite", action="store_true", help="replace a store made from other inputs"
     )
+    _add_scheduler(prepare)
     prepare.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     prepare.set_defaults(handler=_prepare)
 
@@ -319,6 +343,7 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument(
         "--seed", type=int, default=0, help="seed for breaking rank ties (default: 0)"
     )
+    _add_scheduler(score)
     score.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     score.set_defaults(handler=_score)
 

@@ -25,6 +25,7 @@ from pipelines import lexicon
 from pipelines.errors import DataError
 from pipelines.store import fingerprint, write_store
 
+from .distributed import torch_ranks
 from .samples import AnomalyEnsemble, ResidualScale, seed_condition
 from .train import load_checkpoint
 
@@ -106,6 +107,8 @@ def generate(
 ) -> Path:
     """Generate ``members`` members from ``seeds`` seeds for each init time of ``source``
     (``inits``: indices, default all) at each lead time (``leads``: durations, default all)."""
+    ranks = torch_ranks(device)  # under torchrun: init times dealt out over the processes
+    device = ranks.device(device)
     model, metadata = load_checkpoint(checkpoint, device)
     ensemble = AnomalyEnsemble.load(source, metadata["variables"])
     if ensemble.members.shape[2] < seeds:
@@ -228,4 +231,5 @@ def generate(
             progress=progress,
             description="generate",
             outer_chunk=1,  # one init time per block: the unit of work that a resume keeps
+            team=ranks.team(),
         )

@@ -8,7 +8,13 @@ A checkpoint is a folder:
 - ``config.json``: model kind, network and diffusion settings, variables, training
   settings and provenance (the config travels with the weights);
 - ``state.pt``: raw weights, optimiser and step, for resuming (loaded with
-  ``torch.load(weights_only=True)``: tensors and plain numbers only).
+  ``torch.load(weights_only=True)``: tensors and plain numbers only);
+- ``losses.json``: the training loss at every step (the mean over processes).
+
+Under ``torchrun`` the model is wrapped in DistributedDataParallel: every process takes
+its own contiguous share of each global batch of ``batch_size`` samples (the global batch
+is the one a single process would draw) and gradients are averaged, so one process and
+N processes follow the same schedule; only the diffusion/latent noise differs.
 """
 
 from __future__ import annotations
@@ -26,8 +32,10 @@ from safetensors.torch import load_file, save_file
 from tqdm.auto import tqdm
 
 from pipelines.errors import DataError, describe
+from pipelines.store import write_json_atomic
 
 from .diffusion import EDMConfig, EDMPreconditioner
+from .distributed import torch_ranks
 from .models import ConditionalVAE, SphereUNet, UNetConfig, VAEConfig
 from .samples import AnomalyEnsemble, ResidualScale, SeedsSamples
 
@@ -136,9 +144,7 @@ def save_checkpoint(folder: Path, ema: torch.nn.Module, metadata: dict) -> None:
     tmp = folder / f"model.safetensors.tmp{os.getpid()}"
     save_file({k: v.detach().contiguous().cpu() for k, v in ema.state_dict().items()}, str(tmp))
     os.replace(tmp, folder / "model.safetensors")
-    tmp_json = folder / f"config.json.tmp{os.getpid()}"
-    tmp_json.write_text(json.dumps(metadata, indent=1, default=str))
-    os.replace(tmp_json, folder / "config.json")
+    write_json_atomic(folder / "config.json", metadata, indent=1, default=str)
 
 
 def load_checkpoint(folder: str | Path, device: str = "cpu") -> tuple[torch.nn.Module, dict]:
@@ -190,8 +196,20 @@ def train(
     variables: list[str] | None = None,
     progress: bool = True,
 ) -> Path:
-    """Train a SEEDS model on a prepared forecast store; resume from ``out`` if it holds a run."""
+    """Train a model on a prepared forecast store; resume from ``out`` if it holds a run.
+
+    Under ``torchrun`` (``WORLD_SIZE`` > 1) each process trains on its share of every
+    batch with DistributedDataParallel; process 0 writes the checkpoint.
+    """
     out = Path(out)
+    ranks = torch_ranks(device)
+    device = ranks.device(device)
+    if config.batch_size % ranks.world:
+        raise DataError(
+            f"the batch size {config.batch_size} does not split evenly over {ranks.world} "
+            "processes; pass --batch-size a multiple of the process count"
+        )
+    local_batch = config.batch_size // ranks.world
     torch.manual_seed(config.seed)
     ensemble = AnomalyEnsemble.load(store, variables)
     truth_fraction = config.truth_fraction if config.model == "seeds-gpp" else 0.0
@@ -212,6 +230,7 @@ def train(
         ema.load_state_dict(state["ema"])
         optimiser.load_state_dict(state["optimiser"])
         step = int(state["step"])
+    losses = _read_losses(out)[:step]  # the curve so far, when resuming
     metadata = {
         "kind": config.model,
         "variables": ensemble.variables,
@@ -223,19 +242,32 @@ def train(
         # members are generated as seed mean + s(lead) * residual (see forecast.samples)
         "residual_scale": asdict(samples.residual_scale()),
     }
-    generator = torch.Generator(device=device).manual_seed(config.seed + step)
+    # the noise of each process's share: its own stream, reproducible on resume
+    generator = torch.Generator(device=device).manual_seed(
+        config.seed + step + 1_000_003 * ranks.rank
+    )
+    objective = _TrainingLoss(model)
+    if ranks.world > 1:
+        objective = torch.nn.parallel.DistributedDataParallel(
+            objective, device_ids=[ranks.local_rank] if device.startswith("cuda") else None
+        )
     autocast = (
         torch.autocast("cuda", dtype=torch.bfloat16)
         if device.startswith("cuda")
         else torch.autocast("cpu", enabled=False)
     )
     bar = tqdm(
-        total=config.steps, initial=step, desc=config.model, unit="step", disable=not progress
+        total=config.steps,
+        initial=step,
+        desc=config.model,
+        unit="step",
+        disable=not progress or not ranks.main,
     )
     order = np.random.default_rng(config.seed).permutation(len(samples))
     while step < config.steps:
         start = (step * config.batch_size) % len(samples)
         indices = [int(order[(start + b) % len(order)]) for b in range(config.batch_size)]
+        indices = indices[ranks.rank * local_batch : (ranks.rank + 1) * local_batch]
         samples.epoch = (step * config.batch_size) // len(samples)
         batch = [samples[i] for i in indices]
         target = torch.stack([b["target"] for b in batch]).to(device)
@@ -246,7 +278,7 @@ def train(
         for group in optimiser.param_groups:
             group["lr"] = _learning_rate(config, step)
         with autocast:
-            loss = model.training_loss(target, condition, generator=generator)
+            loss = objective(target, condition, generator)
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
@@ -256,10 +288,12 @@ def train(
             for e, p in zip(ema.parameters(), model.parameters(), strict=True):
                 e.lerp_(p, 1 - decay)
         step += 1
+        losses.append(float(ranks.mean(loss.detach().float())))
         bar.update(1)
-        bar.set_postfix(loss=f"{loss.item():.4f}")
-        if step % config.checkpoint_every == 0 or step == config.steps:
+        bar.set_postfix(loss=f"{losses[-1]:.4f}")
+        if (step % config.checkpoint_every == 0 or step == config.steps) and ranks.main:
             save_checkpoint(out, ema, {**metadata, "step": step})
+            write_json_atomic(out / "losses.json", {"loss": losses})
             tmp = out / f"state.pt.tmp{os.getpid()}"
             torch.save(
                 {
@@ -272,6 +306,25 @@ def train(
             )
             os.replace(tmp, state_file)
     bar.close()
-    if not (out / "model.safetensors").exists():
+    if ranks.main and not (out / "model.safetensors").exists():
         save_checkpoint(out, ema, {**metadata, "step": step})
+    ranks.barrier()  # the checkpoint is complete before any process uses it
     return out
+
+
+class _TrainingLoss(torch.nn.Module):
+    """The model's training loss as ``forward``, which DistributedDataParallel hooks into."""
+
+    def __init__(self, model: torch.nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, target, condition, generator):
+        return self.model.training_loss(target, condition, generator=generator)
+
+
+def _read_losses(out: Path) -> list[float]:
+    try:
+        return list(json.loads((out / "losses.json").read_text())["loss"])
+    except (FileNotFoundError, KeyError, json.JSONDecodeError):
+        return []

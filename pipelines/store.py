@@ -21,7 +21,8 @@ import json
 import os
 import shutil
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -120,9 +121,10 @@ def _read_json(path: Path) -> dict[str, Any]:
         return {}
 
 
-def _write_json_atomic(path: Path, content: dict[str, Any]) -> None:
+def write_json_atomic(path: Path, content: dict[str, Any], **dumps: Any) -> None:
+    """Write JSON to a temporary file and rename it: readers see the old or the new, whole."""
     tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-    tmp.write_text(json.dumps(content))
+    tmp.write_text(json.dumps(content, **dumps))
     os.replace(tmp, path)
 
 
@@ -165,6 +167,20 @@ def _writable(path: Path) -> Iterator[None]:
         ) from None
 
 
+@dataclass(frozen=True)
+class Team:
+    """Processes writing one store together (``torchrun`` ranks): who this one is, and how
+    they wait for each other. Rank 0 holds the lock, writes metadata and finishes the store;
+    every rank writes its share of the blocks and records them in its own progress file."""
+
+    rank: int = 0
+    world: int = 1
+    barrier: Callable[[], None] = lambda: None
+
+
+SOLO = Team()
+
+
 def write_store(
     path: str | os.PathLike[str],
     groups: dict[str, xr.Dataset],
@@ -177,6 +193,7 @@ def write_store(
     check: Callable[[xr.Dataset], None] | None = None,
     chunk_bytes: int | None = None,
     outer_chunk: int | None = None,
+    team: Team = SOLO,
 ) -> Path:
     """Write datasets as groups of one zarr store ("" is the root), resumably.
 
@@ -201,57 +218,115 @@ def write_store(
         Target chunk size and most ``outer`` values per chunk, hence per block, for
         :func:`choose_chunks` (part of what ``key`` must cover). ``outer_chunk=1`` makes
         every outer value its own block: the unit of resumption when blocks are costly.
+    team
+        Several processes sharing the work (see :class:`Team`); the blocks still to do
+        are dealt out in turn, so the store is the same whatever the number of processes.
     """
     path = Path(path)
     partial, progress_file = _partial(path), _progress_file(path)
-    with _writable(path), single_writer(path):
-        if path.exists():
-            if (
-                is_complete(path)
-                and zarr.open_group(str(path), mode="r").attrs.get(FINGERPRINT_ATTR) == key
-            ):
-                return path
-            if not overwrite:
-                raise DataError(
-                    "exists and was made from other inputs; pass --overwrite to replace it",
-                    str(path),
-                )
+    lead = team.rank == 0
+    with _writable(path), single_writer(path) if lead else nullcontext():
+        if lead:
+            _begin(path, partial, progress_file, key, overwrite)
+        team.barrier()
+        if _finished(path, key):
+            return path
+        if lead:
+            record = _read_json(progress_file)
+            for name, ds in groups.items():
+                state = record["groups"].setdefault(name, {"template": False, "done": []})
+                if not state["template"]:
+                    # A template write killed half-way leaves some arrays: start afresh.
+                    shutil.rmtree(partial / name if name else partial, ignore_errors=True)
+                    _write_template(ds, partial, name, outer, chunk_bytes, outer_chunk)
+                    state["template"] = True
+                    write_json_atomic(progress_file, record)
+        team.barrier()
         record = _read_json(progress_file)
-        if record.get("key") != key or not partial.exists():
-            shutil.rmtree(partial, ignore_errors=True)
-            record = {"key": key, "groups": {}}
-            _write_json_atomic(progress_file, record)
+        mine = progress_file if lead else _rank_progress_file(path, team.rank)
+        own = record if lead else _read_json(mine) or {"key": key, "groups": {}}
+        # What is done, as every process sees it before any writes: they split the rest alike.
+        done = {
+            name: set(record["groups"][name]["done"]) | _done_by_others(path, name, key)
+            for name, ds in groups.items()
+            if outer in ds.dims
+        }
+        team.barrier()
         for name, ds in groups.items():
-            state = record["groups"].setdefault(name, {"template": False, "done": []})
-            if state["template"] and outer not in ds.dims:
-                continue  # a whole (small) group, already written
-            if not state["template"]:
-                # A template write killed half-way leaves some arrays: start the group afresh.
-                shutil.rmtree(partial / name if name else partial, ignore_errors=True)
-                _write_template(ds, partial, name, outer, chunk_bytes, outer_chunk)
-                state["template"] = True
-                _write_json_atomic(progress_file, record)
             if outer in ds.dims:
+                state = own["groups"].setdefault(name, {"template": True, "done": []})
                 _write_blocks(
                     ds,
                     partial,
                     name,
                     outer,
-                    record,
-                    state,
-                    progress_file,
-                    progress,
+                    done[name],
+                    lambda start, state=state: _record(state, start, own, mine),
+                    team,
+                    progress and lead,
                     description,
                     check,
                 )
-        root = zarr.open_group(str(partial), mode="r+")
-        root.attrs.update({COMPLETE_ATTR: True, FINGERPRINT_ATTR: key})
-        if path.exists():
-            shutil.rmtree(path)
-        os.replace(partial, path)
-        progress_file.unlink(missing_ok=True)
-        _lock_file(path).unlink(missing_ok=True)
+        team.barrier()
+        if lead:
+            root = zarr.open_group(str(partial), mode="r+")
+            root.attrs.update({COMPLETE_ATTR: True, FINGERPRINT_ATTR: key})
+            if path.exists():
+                shutil.rmtree(path)
+            os.replace(partial, path)
+            for leftover in (progress_file, *_rank_progress_files(path)):
+                leftover.unlink(missing_ok=True)
+            _lock_file(path).unlink(missing_ok=True)
+        team.barrier()
     return path
+
+
+def _begin(path: Path, partial: Path, progress_file: Path, key: str, overwrite: bool) -> None:
+    """Keep a finished store with this key; otherwise make sure a partial one can resume."""
+    if path.exists():
+        if _finished(path, key):
+            return
+        if not overwrite:
+            raise DataError(
+                "exists and was made from other inputs; pass --overwrite to replace it", str(path)
+            )
+    record = _read_json(progress_file)
+    if record.get("key") != key or not partial.exists():
+        shutil.rmtree(partial, ignore_errors=True)
+        for stale in _rank_progress_files(path):
+            stale.unlink()
+        write_json_atomic(progress_file, {"key": key, "groups": {}})
+
+
+def _finished(path: Path, key: str) -> bool:
+    return (
+        path.exists()
+        and is_complete(path)
+        and zarr.open_group(str(path), mode="r").attrs.get(FINGERPRINT_ATTR) == key
+    )
+
+
+def _rank_progress_file(path: Path, rank: int) -> Path:
+    return path.with_name(f"{path.name}.partial.progress.rank{rank}.json")
+
+
+def _rank_progress_files(path: Path) -> list[Path]:
+    return sorted(path.parent.glob(f"{path.name}.partial.progress.rank*.json"))
+
+
+def _done_by_others(path: Path, group: str, key: str) -> set[int]:
+    """Blocks recorded by the other processes of a team (now or in an earlier run)."""
+    done: set[int] = set()
+    for file in _rank_progress_files(path):
+        record = _read_json(file)
+        if record.get("key") == key:
+            done |= set(record.get("groups", {}).get(group, {}).get("done", []))
+    return done
+
+
+def _record(state: dict[str, Any], start: int, record: dict[str, Any], file: Path) -> None:
+    state["done"].append(start)
+    write_json_atomic(file, record)
 
 
 def _zarr_group(group: str) -> str | None:
@@ -326,31 +401,49 @@ def _write_blocks(
     partial: Path,
     group: str,
     outer: str,
-    record: dict[str, Any],
-    state: dict[str, Any],
-    progress_file: Path,
+    done: set[int],
+    record: Callable[[int], None],
+    team: Team,
     progress: bool,
     description: str,
     check: Callable[[xr.Dataset], None] | None,
 ) -> None:
     block = _block_size(partial, group, outer)
     starts = range(0, ds.sizes[outer], block)
-    done = set(state["done"])
-    todo = [s for s in starts if s not in done]
+    todo = [s for s in starts if s not in done][team.rank :: team.world]
     blockwise = ds.drop_vars([n for n, v in ds.variables.items() if outer not in v.dims])
     label = f"{description} {group}".strip()
+    parts = _parts(partial, group, outer, blockwise)
     for start in tqdm(
         todo, desc=label, unit="block", disable=not progress, initial=len(done), total=len(starts)
     ):
-        region = {outer: slice(start, min(start + block, ds.sizes[outer]))}
-        # Loaded first: one block is small, and numpy writes cannot race on a shared zarr chunk.
-        piece = _load(blockwise.isel(region), f"{outer} {start}")
-        if check is not None:
-            check(piece)
-        for variable in piece.variables.values():
-            variable.encoding = {}
-        piece.to_zarr(
-            partial, group=_zarr_group(group), region=region, consolidated=False, zarr_format=3
-        )
-        state["done"].append(start)
-        _write_json_atomic(progress_file, record)
+        for part in parts:
+            region = {outer: slice(start, min(start + block, ds.sizes[outer])), **part}
+            # Loaded first: numpy writes cannot race on a shared zarr chunk.
+            piece = _load(blockwise.isel(region), f"{outer} {start}")
+            if check is not None:
+                check(piece)
+            for variable in piece.variables.values():
+                variable.encoding = {}
+            piece.to_zarr(
+                partial, group=_zarr_group(group), region=region, consolidated=False, zarr_format=3
+            )
+        record(start)
+
+
+def _parts(partial: Path, group: str, outer: str, blockwise: xr.Dataset) -> list[dict[str, slice]]:
+    """How one block is loaded and written: whole, or in chunk-aligned slices of lead time.
+
+    A block of a large ensemble (every member and lead time of one init time: 52 GB at 0.25
+    degrees) need not fit in memory; when lead times are chunked separately each lead
+    chunk is loaded and written on its own. Progress is still recorded per block.
+    """
+    inner = "lead_time"
+    if inner not in blockwise.dims or any(
+        inner not in v.dims for v in blockwise.data_vars.values()
+    ):
+        return [{}]
+    stored = xr.open_zarr(partial, group=_zarr_group(group), consolidated=False)
+    step = min(v.encoding["chunks"][v.dims.index(inner)] for v in stored.data_vars.values())
+    size = blockwise.sizes[inner]
+    return [{inner: slice(i, min(i + step, size))} for i in range(0, size, step)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +11,9 @@ import pytest
 import xarray as xr
 
 import pipelines  # noqa: F401  (before anything loads ecCodes: see pipelines/_library_order.py)
+
+# CLI calls in the tests compute with threads; test_cluster.py starts its own clusters.
+os.environ.setdefault("FORECAST_SCHEDULER", "threads")
 
 DATA = Path(__file__).parent / "data"
 ERA5_GRIB = DATA / "era5-levels-members.grib"

@@ -51,11 +51,19 @@ def _environment() -> dict[str, str]:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
     env.setdefault("OMP_NUM_THREADS", "1")
+    env.setdefault("FORECAST_SCHEDULER", "threads")
     return env
 
 
 def _progress(out: Path) -> Path:
     return out.with_name(out.name + ".partial.progress.json")
+
+
+def _stamp(store: Path) -> int | None:
+    try:
+        return _progress(store).stat().st_mtime_ns
+    except FileNotFoundError:
+        return None
 
 
 def blocks_recorded(out: Path) -> int:
@@ -140,8 +148,10 @@ def kill_and_resume(
         during_startup = rng.random() < startup_share
         delay = rng.uniform(0, startup if during_startup else writing)
         deadline = time.perf_counter() + delay if during_startup else None
+        before = _stamp(store)
         while process.poll() is None:
-            if deadline is None and _progress(store).exists():
+            # writing has begun when this process creates or updates the progress record
+            if deadline is None and _stamp(store) not in (before, None):
                 deadline = time.perf_counter() + delay
             if deadline is not None and time.perf_counter() >= deadline:
                 break

@@ -146,3 +146,24 @@ def test_cli_help_explains_prepare(capsys):
         main(["prepare", "--help"])
     assert exit_.value.code == 0
     assert "resumes" in capsys.readouterr().out
+
+
+def test_large_blocks_are_loaded_one_lead_chunk_at_a_time(sources, monkeypatch):
+    catalog = load_catalog(sources / "catalog.yaml")
+    whole = prepare_entry("ens", catalog, sources / "whole", progress=False)
+    loaded = []
+    original = store_module._load
+
+    def spy(block, where):
+        loaded.append(dict(block.sizes))
+        return original(block, where)
+
+    monkeypatch.setattr(store_module, "_load", spy)
+    # chunks of one member and one lead time: 19 x 36 x 4 bytes is under 3 kB
+    parted = prepare_entry("ens", catalog, sources / "parted", progress=False, chunk_mb=0.003)
+    root_blocks = [s for s in loaded if "member" in s]
+    assert root_blocks and all(s["lead_time"] == 1 and s["init_time"] == 1 for s in root_blocks)
+    assert len(root_blocks) == 4 * 4  # init times x lead times
+    xr.testing.assert_identical(
+        open_complete(parted).load().drop_attrs(), open_complete(whole).load().drop_attrs()
+    )

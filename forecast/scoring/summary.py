@@ -108,7 +108,8 @@ def score_ensemble(
         A climatological sample (time, [member], lat, lon): enables the 5th/95th
         percentile events.
     """
-    names = [v for v in forecast.data_vars if v in truth.data_vars]
+    # sorted: zarr lists a store's arrays in no guaranteed order
+    names = sorted(str(v) for v in forecast.data_vars if v in truth.data_vars)
     if not names:
         raise ValueError(
             f"forecast ({list(forecast.data_vars)}) and truth ({list(truth.data_vars)}) share no variable"
