@@ -355,7 +355,7 @@ def build_parser() -> argparse.ArgumentParser:
             "reforecast, generate ensembles from 2 seed members of held-out operational forecasts, "
             "score them with the seeds, the 31-member physics ensemble and climatology, and write "
             "OUT/report/report.md with maps and score figures. Finished steps are reused when run "
-            "again. About 14 minutes on 2 CPU cores (17 when the world must be built); --quick: a tiny world in under 2 minutes."
+            "again. About 12 minutes on 2 CPU cores, building the world included; --quick: a tiny world in under 2 minutes."
         ),
     )
     run.add_argument("--quick", action="store_true", help="tiny world and budgets (tests, demos)")
