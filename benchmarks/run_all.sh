@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Run every benchmark in turn (about 75 minutes on 2 cores; needs ~9 GB of free disk in /tmp).
+# Run every benchmark in turn (about 110 minutes on 2 cores; needs ~9 GB of free disk in /tmp).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python benchmarks/crps_throughput.py --points 1000000 --members 50 512 --budget 5
@@ -13,3 +13,9 @@ for model in seeds-gee seeds-gpp vae-crps; do
   forecast train --model "$model" --budget quick --out "runs/bench/$model" -q
   python benchmarks/seeds_world.py --checkpoint "runs/bench/$model" --out "runs/bench/eval-$model"
 done
+# the sampler and throughput studies on the checkpoint and stores of `forecast run`
+forecast run -q
+python benchmarks/sampler_steps.py --checkpoint runs/world/models/seeds-gee --source runs/world/prepared/world-operational.zarr
+python benchmarks/throughput.py
+# crashes: SIGKILL at random moments, then resume (3 seeds x 8 kills per command)
+python tests/kill_harness.py --kills 8 --seeds 0 1 2

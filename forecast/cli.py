@@ -198,9 +198,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=None,
         metavar="MB",
-        help="target size of a stored chunk; chunks hold whole fields, then members, lead "
-        "times and times grow while under it; one block of this size is written at a time "
-        "(default: 4)",
+        help="target size of a stored chunk: whole fields, then members, lead times and "
+        "times grow while under it (default: 4; see docs/cluster.md for 0.25-degree data)",
     )
     prepare.add_argument(
         "--overwrite", action="store_true", help="replace a store made from other inputs"
