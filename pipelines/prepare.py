@@ -136,8 +136,11 @@ def prepare_entry(
     if entry.truth is not None:
         inputs.append(asdict(catalog[entry.truth]))
     path = Path(out_dir) / f"{name}.zarr"
-    for ds in groups.values():
+    truth_source = catalog[entry.truth].path if entry.truth is not None else entry.path
+    for group, ds in groups.items():
         ds.attrs.update({"entry": name, "role": entry.role})
+        # where the values come from, for error messages: the truth's groups from the truth
+        ds.attrs.setdefault("source", entry.path if group == "" else truth_source)
     return write_store(
         path,
         groups,

@@ -344,7 +344,7 @@ def _write_template(
     """Write metadata and coordinates; with the outer dimension, the data come later by block."""
     mode = "a" if partial.exists() else "w-"
     if outer not in ds.dims:
-        ds.load().to_zarr(
+        _load(ds, f"group {group or '/'}").to_zarr(
             partial, group=_zarr_group(group), mode=mode, consolidated=False, zarr_format=3
         )
         return
