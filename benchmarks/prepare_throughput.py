@@ -1,10 +1,12 @@
 """Prepare throughput: MB/s from GRIB (and netCDF) into a prepared zarr store, next to
 the time it takes merely to decode the same input.
 
-The GRIB input is the real ERA5 ensemble sample (tests/data); the netCDF input is the
-same data written once to netCDF. Each figure is the best of ``--repeat`` runs.
+The GRIB input is the real ERA5 ensemble sample (tests/data), or ``--copies N`` copies of
+it laid end to end in time (each copy's messages re-dated by 2 days); the netCDF input is
+the same data written once to netCDF. Each figure is the best of ``--repeat`` runs.
 
     scripts/in-env python benchmarks/prepare_throughput.py
+    scripts/in-env python benchmarks/prepare_throughput.py --copies 100 --repeat 1
 """
 
 from __future__ import annotations
@@ -34,23 +36,49 @@ def best_of(repeat: int, action) -> float:
     return min(times)
 
 
+def repeated_grib(copies: int, out: Path) -> Path:
+    """``copies`` copies of the sample, copy k dated 2k days later (a longer record)."""
+    import datetime
+
+    import eccodes
+
+    with open(SAMPLE, "rb") as source, open(out, "wb") as target:
+        messages = []
+        while (handle := eccodes.codes_grib_new_from_file(source)) is not None:
+            messages.append(handle)
+        for k in range(copies):
+            for handle in messages:
+                clone = eccodes.codes_clone(handle)
+                date = datetime.datetime.strptime(
+                    str(eccodes.codes_get(handle, "dataDate")), "%Y%m%d"
+                ) + datetime.timedelta(days=2 * k)
+                eccodes.codes_set(clone, "dataDate", int(date.strftime("%Y%m%d")))
+                eccodes.codes_write(clone, target)
+                eccodes.codes_release(clone)
+        for handle in messages:
+            eccodes.codes_release(handle)
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--copies", type=int, default=1, help="copies of the sample in time")
     parser.add_argument(
         "--out", type=Path, default=Path(__file__).parent / "out" / "prepare_throughput.json"
     )
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="forecast-bench-prepare-"))
+    grib = SAMPLE if args.copies == 1 else repeated_grib(args.copies, work / "sample.grib")
     netcdf = work / "sample.nc"
-    xr.open_dataset(SAMPLE, engine="cfgrib", backend_kwargs={"indexpath": ""}).to_netcdf(netcdf)
+    xr.open_dataset(grib, engine="cfgrib", backend_kwargs={"indexpath": ""}).to_netcdf(netcdf)
     results = []
     for fmt, path, decode in (
         (
             "grib",
-            SAMPLE,
+            grib,
             lambda p: xr.open_dataset(p, engine="cfgrib", backend_kwargs={"indexpath": ""}).load(),
         ),
         ("netcdf", netcdf, lambda p: xr.open_dataset(p).load()),

@@ -69,6 +69,12 @@ def _smoothed_day_sums(da: xr.DataArray, doy: np.ndarray, half_window: int) -> x
         if isinstance(da.data, dask_array.Array)
         else dask_array.from_array(da.data, chunks=(-1,))
     )
+    # Each time block yields a (366, ...) array of sums: small time blocks (one GRIB message
+    # per chunk) would multiply that output hundreds of times, so merge them up to ~256 MB.
+    per_step = int(np.prod(data.shape[1:], dtype=np.int64)) * 8
+    target = max(1, min(data.shape[0], 2**28 // max(per_step, 1)))
+    if max(data.chunks[0]) < target:
+        data = data.rechunk({0: target})
     doy_chunks = dask_array.from_array(doy, chunks=(data.chunks[0],))
     n_blocks = data.numblocks[0]
     per_block = dask_array.map_blocks(

@@ -92,9 +92,10 @@ def read_grib(entry: Entry) -> xr.Dataset:
     datasets = []
     for path in files:
         try:
-            datasets.append(
-                xr.open_dataset(path, engine="cfgrib", backend_kwargs=kwargs, chunks={})
-            )
+            ds = xr.open_dataset(path, engine="cfgrib", backend_kwargs=kwargs)
+            # one dask chunk per time and step: a block of times then decodes only its own
+            # messages (one chunk per variable would decode the whole file for every block)
+            datasets.append(ds.chunk({d: 1 for d in ("time", "step") if d in ds.dims}))
         except Exception as error:
             raise DataError(f"cannot be read as GRIB ({describe(error)})", path) from None
     return datasets[0] if len(datasets) == 1 else _combine(datasets, entry)
