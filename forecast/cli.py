@@ -85,8 +85,15 @@ def _score(args: argparse.Namespace) -> int:
 def _train(args: argparse.Namespace) -> int:
     from .train import budget_config, train
 
+    if args.truth_fraction is not None and not 0.0 <= args.truth_fraction <= 1.0:
+        raise DataError(f"--truth-fraction must be between 0 and 1, got {args.truth_fraction}")
     config = budget_config(
-        args.model, args.budget, steps=args.steps, batch_size=args.batch_size, seed=args.seed
+        args.model,
+        args.budget,
+        steps=args.steps,
+        batch_size=args.batch_size,
+        seed=args.seed,
+        truth_fraction=args.truth_fraction,
     )
     data = args.data or DEFAULT_OUT / "world-reforecast.zarr"
     out = args.out or Path("runs") / args.model
@@ -243,6 +250,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.add_argument(
         "--batch-size", type=int, default=None, help="override the budget's batch size"
+    )
+    train.add_argument(
+        "--truth-fraction",
+        type=float,
+        default=None,
+        metavar="F",
+        help="seeds-gpp only: share of training targets taken from the reanalysis instead "
+        "of an ensemble member (default 1: pure post-processing, the best on the world)",
     )
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--device", default="cpu", help="cpu or cuda")

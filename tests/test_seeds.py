@@ -206,10 +206,13 @@ def test_cli_train_and_generate(tiny_prepared, tmp_path, capsys):
             str(tiny_prepared["world-reforecast"]),
             "--out",
             str(out),
+            "--truth-fraction",
+            "0.25",
             "-q",
         ]
     )
     assert code == 0 and (out / "model.safetensors").exists()
+    assert json.loads((out / "config.json").read_text())["train"]["truth_fraction"] == 0.25
     code = main(
         [
             "generate",
@@ -248,3 +251,10 @@ def test_generate_refuses_lead_times_and_inits_the_source_lacks(
     with pytest.raises(DataError, match="out of range"):
         generate(checkpoint, source, tmp_path / "a.zarr", inits=[0, 99], **kwargs)
     assert not (tmp_path / "a.zarr").exists()
+
+
+def test_cli_refuses_a_truth_fraction_outside_0_1(tiny_prepared, tmp_path, capsys):
+    args = ["train", "--model", "seeds-gpp", "--truth-fraction", "1.5", "--out", str(tmp_path)]
+    assert main([*args, "--data", str(tiny_prepared["world-reforecast"])]) == 2
+    assert "--truth-fraction must be between 0 and 1, got 1.5" in capsys.readouterr().err
+    assert not (tmp_path / "model.safetensors").exists()
