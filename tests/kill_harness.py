@@ -125,13 +125,16 @@ def kill_and_resume(
     seed: int,
     kills: int,
     startup_share: float = 0.2,
+    window_share: float = 1.0,
 ) -> Outcome:
     """Kill ``command(store)`` ``kills`` times at random moments, then let it finish.
 
     ``command(reference)``, run first without interruption, gives the reference store and
     the timings the kill moments are drawn from: a share ``startup_share`` of the kills
     during start-up and reading, the others while the store is written. The outcome says
-    whether the final store is identical to the reference.
+    whether the final store is identical to the reference. ``window_share`` < 1 keeps the
+    kills in the first part of the writing window, so that resumed runs, which have less
+    left to write, are still interrupted rather than finishing first.
     """
     rng = np.random.default_rng(seed)
     startup, writing = _start_and_write_times(command(reference), reference)
@@ -146,7 +149,7 @@ def kill_and_resume(
             stderr=errors,
         )
         during_startup = rng.random() < startup_share
-        delay = rng.uniform(0, startup if during_startup else writing)
+        delay = rng.uniform(0, startup if during_startup else window_share * writing)
         deadline = time.perf_counter() + delay if during_startup else None
         before = _stamp(store)
         while process.poll() is None:

@@ -42,6 +42,7 @@ def test_prepare_killed_at_random_moments_resumes_to_the_same_store(seed, tmp_pa
         seed=seed,
         kills=3,
         startup_share=0.0,
+        window_share=0.3,
     )
     assert outcome.kills + outcome.finished_first == 3, outcome
     assert outcome.mid_write >= 1, outcome
@@ -60,6 +61,7 @@ def test_generate_killed_at_random_moments_resumes_to_the_same_store(
         seed=seed,
         kills=2,
         startup_share=0.0,
+        window_share=0.3,
     )
     assert outcome.kills + outcome.finished_first == 2, outcome
     assert outcome.mid_write >= 1, outcome
