@@ -28,6 +28,11 @@ from forecast.train import budget_config, build_model
 GRIDS = {"1deg": (180, 360), "0.25deg": (720, 1440)}
 
 
+def quick_model() -> torch.nn.Module:
+    """SEEDS-GEE with the quick budget's architecture for 4 variables (random weights)."""
+    return build_model("seeds-gee", 4, budget_config("seeds-gee", "quick"))[0]
+
+
 def check_gaussian_sampler(device: str) -> str:
     """Optimal denoiser of N(mu, s^2): D(x, sigma) = (s^2 x + sigma^2 mu) / (s^2 + sigma^2)."""
     mu, s, sigma_max = 0.5, 0.7, 80.0
@@ -50,7 +55,7 @@ def check_gaussian_sampler(device: str) -> str:
 
 
 def check_network(device: str, shape: tuple[int, int]) -> str:
-    model, _ = build_model("seeds-gee", 4, budget_config("seeds-gee", "quick"))
+    model = quick_model()
     model.eval()
     x = torch.randn(2, 4, *shape)
     condition = (torch.randn(2, 8, *shape), torch.tensor([1.0, 5.0]))
@@ -72,7 +77,7 @@ def check_network(device: str, shape: tuple[int, int]) -> str:
 
 
 def generation_rate(device, shape, batch, mode, steps=32, repeats=2) -> tuple[float, float]:
-    model, _ = build_model("seeds-gee", 4, budget_config("seeds-gee", "quick"))
+    model = quick_model()
     model = model.to(device).eval()
     if mode == "bf16+compile":
         model.network = torch.compile(model.network)
@@ -97,7 +102,7 @@ def generation_rate(device, shape, batch, mode, steps=32, repeats=2) -> tuple[fl
 
 
 def training_step_seconds(device: str, shape: tuple[int, int], batch: int, steps: int) -> float:
-    model, _ = build_model("seeds-gee", 4, budget_config("seeds-gee", "quick"))
+    model = quick_model()
     model = model.to(device).train()
     optimiser = torch.optim.AdamW(model.parameters(), lr=1e-4)
     target = torch.randn(batch, 4, *shape, device=device)

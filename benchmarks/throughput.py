@@ -24,27 +24,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from gpu_check import generation_rate  # the same timing of the network, here on the CPU
 
 import forecast.generate as generate_module
 from forecast.samples import AnomalyEnsemble, SeedsSamples
-from forecast.train import budget_config, build_model, train
+from forecast.train import batch_indices, budget_config, train
 
 EVALUATIONS = 32
-
-
-def network_members_per_second(shape: tuple[int, int], batch: int, repeats: int = 2) -> float:
-    config = budget_config("seeds-gee", "quick")
-    model, _ = build_model("seeds-gee", 4, config)
-    model.eval()
-    n_lat, n_lon = shape
-    noise = torch.randn(batch, 4, n_lat, n_lon)
-    condition = (torch.randn(batch, 8, n_lat, n_lon), torch.ones(batch))
-    with torch.inference_mode():
-        model.sample(noise, condition, 2)  # warm-up
-        start = time.perf_counter()
-        for _ in range(repeats):
-            model.sample(noise, condition, EVALUATIONS)
-    return batch * repeats / (time.perf_counter() - start)
 
 
 def generation_share(checkpoint: Path, source: Path, members: int) -> dict[str, float]:
@@ -88,11 +74,7 @@ def training_rates(reforecast: Path, steps: int) -> dict[str, float]:
     start = time.perf_counter()
     drawn = 0
     for step in range(steps):
-        indices = [
-            int(order[(step * config.batch_size + b) % len(order)])
-            for b in range(config.batch_size)
-        ]
-        batch = [samples[i] for i in indices]
+        batch = [samples[i] for i in batch_indices(order, step, config.batch_size)]
         torch.stack([b["target"] for b in batch])
         torch.stack([b["condition"] for b in batch])
         drawn += len(batch)
@@ -121,7 +103,10 @@ def main() -> None:
     print(f"torch threads: {torch.get_num_threads()}")
     print(f"network alone, {EVALUATIONS} evaluations per member: members per second")
     for shape in ((32, 64), (64, 128)):
-        rates = {b: network_members_per_second(shape, b) for b in map(int, args.batches.split(","))}
+        rates = {
+            b: generation_rate("cpu", shape, b, "float32", steps=EVALUATIONS)[0]
+            for b in map(int, args.batches.split(","))
+        }
         print(
             f"  {shape[0]}x{shape[1]}: "
             + ", ".join(f"batch {b}: {r:.2f}" for b, r in rates.items())

@@ -24,6 +24,11 @@ def _add_catalog(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _first_process() -> bool:
+    """False in the other processes of a torchrun job: one summary line, not one per rank."""
+    return os.environ.get("RANK", "0") == "0"
+
+
 def _add_scheduler(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--scheduler",
@@ -99,7 +104,7 @@ def _train(args: argparse.Namespace) -> int:
     out = args.out or Path("runs") / args.model
     start = time.perf_counter()
     train(data, out, config, device=args.device, progress=not args.quiet)
-    if os.environ.get("RANK", "0") == "0":  # one line, not one per torchrun process
+    if _first_process():
         print(f"{args.model}: checkpoint {out} ({time.perf_counter() - start:.0f} s)")
     return 0
 
@@ -124,7 +129,7 @@ def _generate(args: argparse.Namespace) -> int:
         overwrite=args.overwrite,
         progress=not args.quiet,
     )
-    if os.environ.get("RANK", "0") == "0":
+    if _first_process():
         print(f"ensemble: {path} ({time.perf_counter() - start:.0f} s)")
     return 0
 

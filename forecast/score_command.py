@@ -63,7 +63,9 @@ def load_inputs(
                 str(catalog.path),
             )
         reanalysis = open_entry(entry)
-        reanalysis = regrid_conservative(reanalysis, forecast["lat"].values, forecast["lon"].values)
+        reanalysis = regrid_conservative(
+            reanalysis, forecast["lat"].values, forecast["lon"].values, "the forecast's grid"
+        )
         shared = [v for v in forecast.data_vars if v in reanalysis.data_vars]
         if not shared:
             raise DataError(

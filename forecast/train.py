@@ -268,8 +268,7 @@ def train(
     )
     order = np.random.default_rng(config.seed).permutation(len(samples))
     while step < config.steps:
-        start = (step * config.batch_size) % len(samples)
-        indices = [int(order[(start + b) % len(order)]) for b in range(config.batch_size)]
+        indices = batch_indices(order, step, config.batch_size)
         indices = indices[ranks.rank * local_batch : (ranks.rank + 1) * local_batch]
         samples.epoch = (step * config.batch_size) // len(samples)
         batch = [samples[i] for i in indices]
@@ -313,6 +312,12 @@ def train(
         save_checkpoint(out, ema, {**metadata, "step": step})
     ranks.barrier()  # the checkpoint is complete before any process uses it
     return out
+
+
+def batch_indices(order: np.ndarray, step: int, batch_size: int) -> list[int]:
+    """The samples of the global batch at ``step``: consecutive runs through ``order``."""
+    start = step * batch_size
+    return [int(order[(start + b) % len(order)]) for b in range(batch_size)]
 
 
 class _TrainingLoss(torch.nn.Module):

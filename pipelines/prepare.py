@@ -23,7 +23,7 @@ from .align import truth_at_valid_time
 from .catalog import Catalog, Entry
 from .climatology import daily_climatology, normalisation_stats
 from .errors import DataError
-from .grid import regular_grid, uncovered
+from .grid import regular_grid
 from .readers import open_entry
 from .regrid import regrid_conservative
 from .store import fingerprint, write_store
@@ -32,22 +32,11 @@ log = logging.getLogger(__name__)
 STORE_VERSION = 1
 
 
-def _regrid(ds: xr.Dataset, lat: np.ndarray, lon: np.ndarray, what: str) -> xr.Dataset:
-    """Conservatively regrid ``ds``, refusing a source that does not cover the target grid."""
-    gap = uncovered(ds["lat"].values, ds["lon"].values, lat, lon)
-    if gap is not None:
-        raise DataError(
-            f"its grid does not cover {what} ({gap}); use a source that covers it",
-            str(ds.attrs.get("source", "")) or None,
-        )
-    return regrid_conservative(ds, lat, lon)
-
-
 def _on_grid(ds: xr.Dataset, resolution: float | None) -> xr.Dataset:
     if resolution is None:
         return ds
     lat, lon = regular_grid(resolution)
-    return _regrid(ds, lat, lon, f"the global {resolution:g}-degree grid")
+    return regrid_conservative(ds, lat, lon, f"the global {resolution:g}-degree grid")
 
 
 def build(entry: Entry, catalog: Catalog, grid: float | None = None) -> dict[str, xr.Dataset]:
@@ -71,7 +60,7 @@ def build(entry: Entry, catalog: Catalog, grid: float | None = None) -> dict[str
                 entry.name,
             )
         if resolution is None:
-            reanalysis = _regrid(
+            reanalysis = regrid_conservative(
                 open_entry(truth_entry),
                 data["lat"].values,
                 data["lon"].values,

@@ -16,7 +16,8 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from .grid import lat_edges, lon_edges
+from .errors import DataError
+from .grid import lat_edges, lon_edges, uncovered
 
 
 def _overlap(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
@@ -59,14 +60,24 @@ def _apply(field: np.ndarray, w_lat: np.ndarray, w_lon: np.ndarray) -> np.ndarra
 
 
 def regrid_conservative(
-    data: xr.Dataset | xr.DataArray, lat: np.ndarray, lon: np.ndarray
+    data: xr.Dataset | xr.DataArray,
+    lat: np.ndarray,
+    lon: np.ndarray,
+    target: str = "the target grid",
 ) -> xr.Dataset | xr.DataArray:
     """Regrid ``data`` (dims ``lat`` ascending, ``lon``) onto the centres ``lat``, ``lon``.
 
     Lazy on dask: each chunk holding whole fields is regridded independently.
-    Output is float32, the storage precision of every prepared store.
+    Output is float32, the storage precision of every prepared store. A source whose
+    cells do not cover the target's points is refused (``target`` names it in the error).
     """
     lat, lon = np.asarray(lat, float), np.asarray(lon, float)
+    gap = uncovered(data["lat"].values, data["lon"].values, lat, lon)
+    if gap is not None:
+        raise DataError(
+            f"its grid does not cover {target} ({gap}); use a source that covers it",
+            str(data.attrs.get("source", "")) or None,
+        )
     if (
         data.sizes["lat"] == lat.size
         and data.sizes["lon"] == lon.size

@@ -78,7 +78,8 @@ def _partial(path: Path) -> Path:
     return path.with_name(path.name + ".partial")
 
 
-def _progress_file(path: Path) -> Path:
+def progress_record(path: Path) -> Path:
+    """Where :func:`write_store` records the finished blocks of ``path`` while writing it."""
     return path.with_name(path.name + ".partial.progress.json")
 
 
@@ -128,13 +129,16 @@ def write_json_atomic(path: Path, content: dict[str, Any], **dumps: Any) -> None
     os.replace(tmp, path)
 
 
+def _store_attrs(path: str | os.PathLike[str]) -> dict[str, Any]:
+    try:
+        return dict(zarr.open_group(str(path), mode="r").attrs)
+    except Exception:
+        return {}
+
+
 def is_complete(path: str | os.PathLike[str]) -> bool:
     """True when ``path`` is a finished store written by :func:`write_store`."""
-    try:
-        group = zarr.open_group(str(path), mode="r")
-    except Exception:
-        return False
-    return bool(group.attrs.get(COMPLETE_ATTR, False))
+    return bool(_store_attrs(path).get(COMPLETE_ATTR, False))
 
 
 def open_complete(path: str | os.PathLike[str], group: str | None = None) -> xr.Dataset:
@@ -223,7 +227,7 @@ def write_store(
         are dealt out in turn, so the store is the same whatever the number of processes.
     """
     path = Path(path)
-    partial, progress_file = _partial(path), _progress_file(path)
+    partial, progress_file = _partial(path), progress_record(path)
     lead = team.rank == 0
     with _writable(path), single_writer(path) if lead else nullcontext():
         if lead:
@@ -246,8 +250,11 @@ def write_store(
         mine = progress_file if lead else _rank_progress_file(path, team.rank)
         own = record if lead else _read_json(mine) or {"key": key, "groups": {}}
         # What is done, as every process sees it before any writes: they split the rest alike.
+        others = _records_of_others(path, key)
         done = {
-            name: set(record["groups"][name]["done"]) | _done_by_others(path, name, key)
+            name: set(record["groups"][name]["done"]).union(
+                *(r.get("groups", {}).get(name, {}).get("done", []) for r in others)
+            )
             for name, ds in groups.items()
             if outer in ds.dims
         }
@@ -299,11 +306,8 @@ def _begin(path: Path, partial: Path, progress_file: Path, key: str, overwrite: 
 
 
 def _finished(path: Path, key: str) -> bool:
-    return (
-        path.exists()
-        and is_complete(path)
-        and zarr.open_group(str(path), mode="r").attrs.get(FINGERPRINT_ATTR) == key
-    )
+    attrs = _store_attrs(path) if path.exists() else {}
+    return bool(attrs.get(COMPLETE_ATTR)) and attrs.get(FINGERPRINT_ATTR) == key
 
 
 def _rank_progress_file(path: Path, rank: int) -> Path:
@@ -314,14 +318,10 @@ def _rank_progress_files(path: Path) -> list[Path]:
     return sorted(path.parent.glob(f"{path.name}.partial.progress.rank*.json"))
 
 
-def _done_by_others(path: Path, group: str, key: str) -> set[int]:
-    """Blocks recorded by the other processes of a team (now or in an earlier run)."""
-    done: set[int] = set()
-    for file in _rank_progress_files(path):
-        record = _read_json(file)
-        if record.get("key") == key:
-            done |= set(record.get("groups", {}).get(group, {}).get("done", []))
-    return done
+def _records_of_others(path: Path, key: str) -> list[dict[str, Any]]:
+    """Progress records of the other processes of a team (now or in an earlier run)."""
+    records = [_read_json(file) for file in _rank_progress_files(path)]
+    return [r for r in records if r.get("key") == key]
 
 
 def _record(state: dict[str, Any], start: int, record: dict[str, Any], file: Path) -> None:
@@ -371,21 +371,20 @@ def _write_template(
     )
 
 
-def _block_size(partial: Path, group: str, outer: str) -> int:
+def _stored_chunk(partial: Path, group: str, dim: str) -> int:
+    """The smallest chunk along ``dim`` of the group's stored variables (its size if none)."""
     ds = xr.open_zarr(partial, group=_zarr_group(group), consolidated=False)
     sizes = [
-        v.encoding["chunks"][v.dims.index(outer)] for v in ds.data_vars.values() if outer in v.dims
+        v.encoding["chunks"][v.dims.index(dim)] for v in ds.data_vars.values() if dim in v.dims
     ]
-    return min(sizes) if sizes else ds.sizes[outer]
+    return min(sizes) if sizes else ds.sizes[dim]
 
 
 def _load(block: xr.Dataset, where: str) -> xr.Dataset:
     """Read one block; a source that fails to decode is a :class:`DataError` naming it."""
     try:
         return block.load()
-    except DataError:
-        raise
-    except (MemoryError, KeyboardInterrupt):
+    except (DataError, MemoryError):
         raise
     except Exception as error:
         source = block.attrs.get("source") or block.attrs.get("entry")
@@ -408,7 +407,7 @@ def _write_blocks(
     description: str,
     check: Callable[[xr.Dataset], None] | None,
 ) -> None:
-    block = _block_size(partial, group, outer)
+    block = _stored_chunk(partial, group, outer)
     starts = range(0, ds.sizes[outer], block)
     todo = [s for s in starts if s not in done][team.rank :: team.world]
     blockwise = ds.drop_vars([n for n, v in ds.variables.items() if outer not in v.dims])
@@ -443,7 +442,6 @@ def _parts(partial: Path, group: str, outer: str, blockwise: xr.Dataset) -> list
         inner not in v.dims for v in blockwise.data_vars.values()
     ):
         return [{}]
-    stored = xr.open_zarr(partial, group=_zarr_group(group), consolidated=False)
-    step = min(v.encoding["chunks"][v.dims.index(inner)] for v in stored.data_vars.values())
+    step = _stored_chunk(partial, group, inner)
     size = blockwise.sizes[inner]
     return [{inner: slice(i, min(i + step, size))} for i in range(0, size, step)]

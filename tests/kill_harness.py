@@ -30,6 +30,8 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
+from pipelines.store import open_complete, progress_record
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -55,81 +57,97 @@ def _environment() -> dict[str, str]:
     return env
 
 
-def _progress(out: Path) -> Path:
-    return out.with_name(out.name + ".partial.progress.json")
-
-
 def _stamp(store: Path) -> int | None:
     try:
-        return _progress(store).stat().st_mtime_ns
+        return progress_record(store).stat().st_mtime_ns
     except FileNotFoundError:
         return None
 
 
 def blocks_recorded(out: Path) -> int:
     try:
-        record = json.loads(_progress(out).read_text())
+        record = json.loads(progress_record(out).read_text())
     except (FileNotFoundError, json.JSONDecodeError):
         return 0
     return sum(len(group["done"]) for group in record["groups"].values())
 
 
+def _spawn(args: list[str], stderr) -> subprocess.Popen:
+    """``python -m forecast.cli ARGS`` in the harness's environment."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "forecast.cli", *args],
+        env=_environment(),
+        stdout=subprocess.DEVNULL,
+        stderr=stderr,
+        text=True,
+    )
+
+
+def _failed(args: list[str], code: int, stderr: str) -> RuntimeError:
+    return RuntimeError(f"forecast {' '.join(args)} exited {code}:\n{stderr[-2000:]}")
+
+
 def run_to_end(args: list[str]) -> float:
     """Run ``forecast ARGS`` to completion; returns its wall time."""
     start = time.perf_counter()
-    done = subprocess.run(
-        [sys.executable, "-m", "forecast.cli", *args],
-        env=_environment(),
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"forecast {' '.join(args)} failed:\n{done.stderr[-2000:]}")
+    process = _spawn(args, subprocess.PIPE)
+    _, stderr = process.communicate(timeout=900)
+    if process.returncode != 0:
+        raise _failed(args, process.returncode, stderr)
     return time.perf_counter() - start
 
 
 def _start_and_write_times(args: list[str], store: Path) -> tuple[float, float]:
     """Run to the end; seconds until the store's progress record appears, and until it goes."""
     start = time.perf_counter()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "forecast.cli", *args],
-        env=_environment(),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    writing = written = None
-    while process.poll() is None:
-        if writing is None and _progress(store).exists():
-            writing = time.perf_counter()
-        if writing is not None and written is None and not _progress(store).exists():
-            written = time.perf_counter()  # renamed into place; the process is exiting
-        time.sleep(0.005)
+    with tempfile.TemporaryFile("w+") as errors:
+        process = _spawn(args, errors)
+        writing, written = _watch(process, store)
+        if process.returncode != 0:
+            errors.seek(0)
+            raise _failed(args, process.returncode, errors.read())
     end = time.perf_counter()
-    if process.returncode != 0:
-        raise RuntimeError(f"forecast {' '.join(args)} failed:\n{process.stderr.read()[-2000:]}")
     writing = writing or end
     return writing - start, (written or end) - writing
 
 
-Command = Callable[[Path], list[str]]  # the CLI arguments that write the given store
+def _watch(process: subprocess.Popen, store: Path) -> tuple[float | None, float | None]:
+    """Wait for ``process``; when the store's progress record appeared, and when it went."""
+    writing = written = None
+    while process.poll() is None:
+        if writing is None and progress_record(store).exists():
+            writing = time.perf_counter()
+        if writing is not None and written is None and not progress_record(store).exists():
+            written = time.perf_counter()  # renamed into place; the process is exiting
+        time.sleep(0.005)
+    return writing, written
+
+
+@dataclass(frozen=True)
+class Job:
+    """A command that writes one store into the folder it is given."""
+
+    name: str
+    args: Callable[[Path], list[str]]  # folder -> CLI arguments
+    store_name: str
+
+    def store(self, folder: Path) -> Path:
+        return folder / self.store_name
 
 
 def kill_and_resume(
-    name: str,
-    command: Command,
-    store: Path,
-    reference: Path,
+    job: Job,
+    work: Path,
     *,
     seed: int,
     kills: int,
     startup_share: float = 0.2,
     window_share: float = 1.0,
 ) -> Outcome:
-    """Kill ``command(store)`` ``kills`` times at random moments, then let it finish.
+    """Kill ``job`` writing into ``work/run`` ``kills`` times at random moments, then let it
+    finish.
 
-    ``command(reference)``, run first without interruption, gives the reference store and
+    The job run first without interruption into ``work/reference`` gives the reference store and
     the timings the kill moments are drawn from: a share ``startup_share`` of the kills
     during start-up and reading, the others while the store is written. The outcome says
     whether the final store is identical to the reference. ``window_share`` < 1 keeps the
@@ -137,17 +155,13 @@ def kill_and_resume(
     left to write, are still interrupted rather than finishing first.
     """
     rng = np.random.default_rng(seed)
-    startup, writing = _start_and_write_times(command(reference), reference)
-    args = command(store)
-    outcome = Outcome(name, seed)
+    store, reference = job.store(work / "run"), job.store(work / "reference")
+    startup, writing = _start_and_write_times(job.args(reference.parent), reference)
+    args = job.args(store.parent)
+    outcome = Outcome(job.name, seed)
     for _ in range(kills):
         errors = tempfile.TemporaryFile("w+")
-        process = subprocess.Popen(
-            [sys.executable, "-m", "forecast.cli", *args],
-            env=_environment(),
-            stdout=subprocess.DEVNULL,
-            stderr=errors,
-        )
+        process = _spawn(args, errors)
         during_startup = rng.random() < startup_share
         delay = rng.uniform(0, startup if during_startup else window_share * writing)
         deadline = time.perf_counter() + delay if during_startup else None
@@ -161,14 +175,14 @@ def kill_and_resume(
             time.sleep(0.005)
         if process.poll() is not None:  # it finished first: start over from nothing
             outcome.finished_first += 1
+            errors.seek(0)
+            message = errors.read()
+            errors.close()
             if process.returncode != 0:
-                errors.seek(0)
-                raise RuntimeError(
-                    f"forecast {' '.join(args)} exited {process.returncode}:\n{errors.read()[-2000:]}"
-                )
+                raise _failed(args, process.returncode, message)
             shutil.rmtree(store)
             continue
-        was_writing = _progress(store).exists()
+        was_writing = progress_record(store).exists()
         process.send_signal(signal.SIGKILL)
         process.wait()
         errors.close()
@@ -182,8 +196,6 @@ def kill_and_resume(
 
 def stores_identical(a: Path, b: Path) -> bool:
     """Same groups, coordinates and values (attributes that record when or where aside)."""
-    from pipelines.store import open_complete
-
     for group in (None, "truth", "climatology", "stats"):
         if group is not None and not (a / group).exists():
             continue
@@ -196,11 +208,8 @@ def stores_identical(a: Path, b: Path) -> bool:
     return True
 
 
-def prepare_job(folder: Path, times: int = 400) -> Command:
-    """``forecast prepare`` of a ``times``-time netCDF reanalysis, one time per block.
-
-    The store is ``<out>/rean.zarr``: the command is given its folder.
-    """
+def prepare_job(folder: Path, times: int = 400) -> Job:
+    """``forecast prepare`` of a ``times``-time netCDF reanalysis, one time per block."""
     import pandas as pd
     from conftest import synthetic_reanalysis
 
@@ -210,26 +219,25 @@ def prepare_job(folder: Path, times: int = 400) -> Command:
     catalog = folder / "catalog.yaml"
     catalog.write_text("rean: {role: reanalysis, format: netcdf, path: rean.nc}\n")
 
-    def command(store: Path) -> list[str]:
-        assert store.name == "rean.zarr"
+    def args(out: Path) -> list[str]:
         return [
-            "prepare", "rean", "--catalog", str(catalog), "--out", str(store.parent),
+            "prepare", "rean", "--catalog", str(catalog), "--out", str(out),
             "--chunk-mb", "0.01", "-q",
         ]  # fmt: skip
 
-    return command
+    return Job("prepare", args, "rean.zarr")
 
 
-def generate_job(checkpoint: Path, source: Path) -> Command:
+def generate_job(checkpoint: Path, source: Path) -> Job:
     """``forecast generate`` of 6 members for every init time of ``source``, 4 steps each."""
 
-    def command(store: Path) -> list[str]:
+    def args(out: Path) -> list[str]:
         return [
             "generate", "--checkpoint", str(checkpoint), "--from", str(source),
-            "--members", "6", "--steps", "4", "--out", str(store), "-q",
+            "--members", "6", "--steps", "4", "--out", str(out / "ens.zarr"), "-q",
         ]  # fmt: skip
 
-    return command
+    return Job("generate", args, "ens.zarr")
 
 
 def world_checkpoint(folder: Path) -> tuple[Path, Path]:
@@ -263,20 +271,13 @@ def main() -> None:
         folder = Path(tmp)
         checkpoint, source = world_checkpoint(folder)
         for seed in options.seeds:
-            jobs = {
-                "prepare": prepare_job(_fresh(folder / f"prepare-{seed}")),
-                "generate": generate_job(checkpoint, source),
-            }
-            for name, command in jobs.items():
-                work = _fresh(folder / f"{name}-{seed}-run")
-                outcome = kill_and_resume(
-                    name,
-                    command,
-                    work / "out" / "rean.zarr" if name == "prepare" else work / "ens.zarr",
-                    work / "reference" / "rean.zarr" if name == "prepare" else work / "ref.zarr",
-                    seed=seed,
-                    kills=options.kills,
-                )
+            jobs = [
+                prepare_job(_fresh(folder / f"prepare-{seed}")),
+                generate_job(checkpoint, source),
+            ]
+            for job in jobs:
+                work = _fresh(folder / f"{job.name}-{seed}-run")
+                outcome = kill_and_resume(job, work, seed=seed, kills=options.kills)
                 outcomes.append(outcome)
                 print(outcome, flush=True)
     kills = sum(o.kills for o in outcomes)

@@ -15,7 +15,9 @@ import pytest
 import zarr.storage._local as zarr_local
 from kill_harness import (
     ROOT,
+    Job,
     _environment,
+    _spawn,
     generate_job,
     kill_and_resume,
     prepare_job,
@@ -27,43 +29,29 @@ from forecast.cli import main
 
 
 @pytest.fixture
-def generate_command(tiny_checkpoint, tiny_prepared):
+def generate(tiny_checkpoint, tiny_prepared) -> Job:
     return generate_job(tiny_checkpoint, tiny_prepared["world-operational"])
 
 
-@pytest.mark.parametrize("seed", [0, 1])
-def test_prepare_killed_at_random_moments_resumes_to_the_same_store(seed, tmp_path):
-    command = prepare_job(tmp_path, times=150)
-    outcome = kill_and_resume(
-        "prepare",
-        command,
-        tmp_path / "out" / "rean.zarr",
-        tmp_path / "reference" / "rean.zarr",
-        seed=seed,
-        kills=3,
-        startup_share=0.0,
-        window_share=0.3,
-    )
-    assert outcome.kills + outcome.finished_first == 3, outcome
-    assert outcome.mid_write >= 1, outcome
-    assert outcome.identical, outcome
+def finishes_like_an_uninterrupted_run(job: Job, folder: Path, reference: Path) -> bool:
+    """Run ``job`` into ``folder`` to the end (in process) and compare with a clean run."""
+    assert main(job.args(folder)) == 0
+    run_to_end(job.args(reference))
+    return stores_identical(job.store(folder), job.store(reference))
 
 
+@pytest.mark.parametrize(("kind", "kills"), [("prepare", 3), ("generate", 2)])
 @pytest.mark.parametrize("seed", [0, 1])
-def test_generate_killed_at_random_moments_resumes_to_the_same_store(
-    seed, generate_command, tmp_path
-):
-    outcome = kill_and_resume(
-        "generate",
-        generate_command,
-        tmp_path / "ens.zarr",
-        tmp_path / "reference.zarr",
-        seed=seed,
-        kills=2,
-        startup_share=0.0,
-        window_share=0.3,
+def test_killed_at_random_moments_resumes_to_the_same_store(kind, kills, seed, tmp_path, request):
+    job = (
+        prepare_job(tmp_path, times=150)
+        if kind == "prepare"
+        else request.getfixturevalue("generate")
     )
-    assert outcome.kills + outcome.finished_first == 2, outcome
+    outcome = kill_and_resume(
+        job, tmp_path / "work", seed=seed, kills=kills, startup_share=0.0, window_share=0.3
+    )
+    assert outcome.kills + outcome.finished_first == kills, outcome
     assert outcome.mid_write >= 1, outcome
     assert outcome.identical, outcome
 
@@ -79,9 +67,9 @@ with single_writer(Path(sys.argv[1])):
 
 
 def test_a_second_writer_refuses_while_the_first_holds_the_store_even_after_a_kill(
-    generate_command, tmp_path, capsys
+    generate, tmp_path, capsys
 ):
-    store = tmp_path / "ens.zarr"
+    store = generate.store(tmp_path)
     holder = subprocess.Popen(
         [sys.executable, "-c", HOLD_LOCK, str(store)],
         env=_environment(),
@@ -91,29 +79,18 @@ def test_a_second_writer_refuses_while_the_first_holds_the_store_even_after_a_ki
     )
     try:
         assert holder.stdout.readline().strip() == "holding"
-        assert main(generate_command(store)) == 2
+        assert main(generate.args(tmp_path)) == 2
         err = capsys.readouterr().err
         assert f"{store}: another forecast process (pid {holder.pid})" in err
         assert not store.exists()
     finally:
         holder.kill()  # SIGKILL: the kernel releases the lock
         holder.wait()
-    assert main(generate_command(store)) == 0
-    run_to_end(generate_command(tmp_path / "reference.zarr"))
-    assert stores_identical(store, tmp_path / "reference.zarr")
+    assert finishes_like_an_uninterrupted_run(generate, tmp_path, tmp_path / "reference")
 
 
-def test_two_generate_processes_on_one_store_never_corrupt_it(generate_command, tmp_path):
-    store = tmp_path / "ens.zarr"
-    processes = [
-        subprocess.Popen(
-            [sys.executable, "-m", "forecast.cli", *generate_command(store)],
-            env=_environment(),
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for _ in range(2)
-    ]
+def test_two_generate_processes_on_one_store_never_corrupt_it(generate, tmp_path):
+    processes = [_spawn(generate.args(tmp_path), subprocess.PIPE) for _ in range(2)]
     results = [(p.wait(timeout=600), p.stderr.read()) for p in processes]
     codes = sorted(code for code, _ in results)
     # one writes; the other refuses while it does, or finds the finished store and stops
@@ -121,8 +98,8 @@ def test_two_generate_processes_on_one_store_never_corrupt_it(generate_command, 
     for code, err in results:
         if code == 2:
             assert "another forecast process" in err and "is writing this store" in err
-    run_to_end(generate_command(tmp_path / "reference.zarr"))
-    assert stores_identical(store, tmp_path / "reference.zarr")
+    run_to_end(generate.args(tmp_path / "reference"))
+    assert stores_identical(generate.store(tmp_path), generate.store(tmp_path / "reference"))
 
 
 @pytest.fixture
@@ -149,32 +126,28 @@ def disk_of(monkeypatch):
 def test_a_disk_filling_up_mid_prepare_fails_clearly_and_resumes(
     tmp_path, disk_of, monkeypatch, capsys
 ):
-    command = prepare_job(tmp_path, times=60)
-    store = tmp_path / "out" / "rean.zarr"
+    job = prepare_job(tmp_path, times=60)
+    store = job.store(tmp_path / "out")
     written = disk_of(60_000)
-    assert main(command(store)) == 2
+    assert main(job.args(tmp_path / "out")) == 2
     err = capsys.readouterr().err
     assert "rean.zarr: write failed (No space left on device); fix and run again" in err
     assert not store.exists() and Path(f"{store}.partial").exists()
     assert written["calls"] > 10  # it failed part-way, not at the start
     monkeypatch.undo()  # space freed
-    assert main(command(store)) == 0
-    run_to_end(command(tmp_path / "reference" / "rean.zarr"))
-    assert stores_identical(store, tmp_path / "reference" / "rean.zarr")
+    assert finishes_like_an_uninterrupted_run(job, tmp_path / "out", tmp_path / "reference")
 
 
 def test_a_disk_filling_up_mid_generate_fails_clearly_and_resumes(
-    generate_command, tmp_path, disk_of, monkeypatch, capsys
+    generate, tmp_path, disk_of, monkeypatch, capsys
 ):
-    store = tmp_path / "ens.zarr"
+    store = generate.store(tmp_path)
     written = disk_of(150_000)
-    assert main(generate_command(store)) == 2
+    assert main(generate.args(tmp_path)) == 2
     assert "ens.zarr: write failed (No space left on device)" in capsys.readouterr().err
     assert not store.exists() and written["calls"] > 5
     monkeypatch.undo()
-    assert main(generate_command(store)) == 0
-    run_to_end(generate_command(tmp_path / "reference.zarr"))
-    assert stores_identical(store, tmp_path / "reference.zarr")
+    assert finishes_like_an_uninterrupted_run(generate, tmp_path, tmp_path / "reference")
 
 
 class Killed(BaseException):
@@ -185,8 +158,7 @@ def test_a_kill_after_a_template_was_written_but_not_recorded_resumes(tmp_path, 
     # Found by the kill harness: the second run failed with "variable already exists".
     import xarray as xr
 
-    command = prepare_job(tmp_path, times=12)
-    store = tmp_path / "out" / "rean.zarr"
+    job = prepare_job(tmp_path, times=12)
     original = xr.Dataset.to_zarr
 
     def template_then_die(self, *args, **kwargs):
@@ -197,8 +169,6 @@ def test_a_kill_after_a_template_was_written_but_not_recorded_resumes(tmp_path, 
 
     monkeypatch.setattr(xr.Dataset, "to_zarr", template_then_die)
     with pytest.raises(Killed):
-        main(command(store))
+        main(job.args(tmp_path / "out"))
     monkeypatch.undo()
-    assert main(command(store)) == 0
-    run_to_end(command(tmp_path / "reference" / "rean.zarr"))
-    assert stores_identical(store, tmp_path / "reference" / "rean.zarr")
+    assert finishes_like_an_uninterrupted_run(job, tmp_path / "out", tmp_path / "reference")

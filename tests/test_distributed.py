@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-from kill_harness import ROOT, stores_identical
+from kill_harness import _environment, stores_identical
 from safetensors.torch import load_file
 
 
@@ -19,11 +18,8 @@ def forecast(*args: str, processes: int = 1) -> None:
     launcher = [sys.executable]
     if processes > 1:
         launcher += ["-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={processes}"]
-    env = {
-        **os.environ,
-        "OMP_NUM_THREADS": "1",  # the same kernels, hence the same bits, in every process
-        "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
-    }
+    # one OpenMP thread: the same kernels, hence the same bits, in every process
+    env = {**_environment(), "OMP_NUM_THREADS": "1"}
     done = subprocess.run(
         [*launcher, "-m", "forecast.cli", *args],
         env=env,
