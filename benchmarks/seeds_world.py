@@ -8,6 +8,12 @@ and the 31-member physics ensemble, on held-out init times.
 Prints the standard and fair CRPS relative to the physics ensemble, spread-skill and the
 rank-histogram reliability index of z500 (and the mean over variables) at a few lead
 times, and the cost per generated member (network evaluations and seconds).
+
+The two "bound" rows are the K-seed oracle (`forecast.reference_ensembles.seed_oracle`):
+the physics ensemble recentred on what K seeds reveal of its centre and widened by the
+uncertainty left, i.e. the best a K-seed emulator can reach. "bound K" knows nothing
+else (a flat prior); "bound K clim" also shrinks toward the truth's climatology, a fair
+bound only where the ensemble has no model error.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ import numpy as np
 import xarray as xr
 
 from forecast.generate import generate
-from forecast.reference_ensembles import held_out
+from forecast.reference_ensembles import held_out, seed_oracle
 from forecast.scoring.summary import score_ensemble
 from pipelines.store import open_complete
 
@@ -63,6 +69,8 @@ def main() -> None:
         f"{args.seeds} seeds": physics.isel(member=slice(0, args.seeds)),
         f"physics {physics.sizes['member']}": physics,
         f"generated {args.members}": generated[list(physics.data_vars)],
+        f"bound K={args.seeds}": seed_oracle(physics, args.seeds),
+        f"bound K={args.seeds} clim": seed_oracle(physics, args.seeds, climatology),
     }
     results = {}
     for name, ensemble in ensembles.items():

@@ -4,16 +4,20 @@ The climatology of a variable x at day of year d is the mean and standard deviat
 of all values within a circular window of ``2 * half_window + 1`` days around d,
 pooled over years (and members, for an ensemble reanalysis)::
 
-    mu(d)    = S1(d) / N(d),             S1 = sum of x over the window
-    sigma(d) = sqrt(S2(d) / N(d) - mu(d)^2),  S2 = sum of x^2 over the window
+    mu(d)    = c + S1(d) / N(d),               S1 = sum of x - c over the window
+    sigma(d) = sqrt(S2(d) / N(d) - (S1/N)^2),  S2 = sum of (x - c)^2 over the window
 
-Smoothing the raw moments (not the daily means) weights every sample equally.
+with a per-point shift c (a value of the data) for precision. Smoothing the raw moments
+(not the daily means) weights every sample equally. The normalisation statistics come
+from the same sums, so one pass over the data gives both.
 Where a record is too short for a day's window to hold any data, the statistics
 of the whole record are used instead, so a few days of data still give a usable
 (flat) climatology.
 """
 
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import dask.array as dask_array
 import numpy as np
@@ -24,108 +28,182 @@ from .grid import cell_area_weights
 DAYS = np.arange(1, 367)
 # Object dtype: stored as a variable-length string, which zarr v3 specifies.
 STATISTICS = np.array(["mean", "std"], dtype=object)
+MOMENTS = np.array(["count", "sum", "sum_squares"], dtype=object)
 
 
-def daily_climatology(ds: xr.Dataset, half_window: int = 15) -> xr.Dataset:
+class DayMoments(NamedTuple):
+    """Sums per day of year of ``x - shift``, pooled over time (and members).
+
+    ``sums``: dims (moment, dayofyear, lat, lon) with moments count, sum and sum of
+    squares, float64; ``shift``: (lat, lon), a value of the data near each point's typical
+    size, subtracted before squaring so that fields with large means such as geopotential
+    keep their precision (the shifted-data variance algorithm). Both lazy on dask; the
+    climatology and the normalisation statistics are derived from them, so the data are
+    read once for both.
+    """
+
+    shift: xr.Dataset
+    sums: xr.Dataset
+
+
+def day_moments(ds: xr.Dataset) -> DayMoments:
+    """:class:`DayMoments` of ``ds`` (time, [member], lat, lon): one pass over the data."""
+    pooled = [d for d in ("member",) if d in ds.dims]
+    first = ds.isel(time=0).astype(np.float64)
+    shift = (first.mean(pooled, skipna=True) if pooled else first).fillna(0.0)
+    doy = ds["time"].dt.dayofyear.values
+    sums = ds.map(lambda da: _day_sums(da, shift[da.name], doy, pooled))
+    return DayMoments(shift.drop_vars("time", errors="ignore"), sums)
+
+
+def climatology_from_moments(
+    moments: DayMoments, half_window: int = 15, attrs: dict[str, dict] | None = None
+) -> xr.Dataset:
     """Day-of-year mean and standard deviation: dims (statistic, dayofyear, lat, lon).
 
-    Lazy on dask. Values are centred on each point's all-time mean before squaring,
-    which keeps float precision for fields with large means such as geopotential.
+    Raw moments (not daily means) are summed over the circular window, so every sample
+    weighs the same; days whose window holds no data take the whole record's statistics.
     """
-    pooled = [d for d in ("member",) if d in ds.dims]
-    x = ds.astype(np.float64)
-    overall_mean = x.mean(["time", *pooled])
-    centred = x - overall_mean
-    doy = centred["time"].dt.dayofyear.rename("dayofyear")
-
-    def moments(values: xr.Dataset) -> xr.Dataset:
-        pooled_values = values.sum(pooled, skipna=True) if pooled else values
-        return pooled_values.map(lambda da: _smoothed_day_sums(da, doy.values, half_window))
-
-    count = moments(centred.notnull().astype(np.float64))
-    s1 = moments(centred)
-    s2 = moments(centred**2)
-    denominator = count.where(count > 0)
-    mean_anomaly = s1 / denominator
-    variance = (s2 / denominator - mean_anomaly**2).clip(min=0.0)
-    whole_mean = centred.mean(["time", *pooled])
-    whole_var = centred.var(["time", *pooled])
-    has_data = count > 0
-    mean = overall_mean + mean_anomaly.where(has_data, whole_mean)
-    std = np.sqrt(variance.where(has_data, whole_var))
+    smoothed = moments.sums.map(lambda da: da.copy(data=_window_sums(da, half_window)))
+    mean_shifted, variance = _mean_and_variance(smoothed)
+    whole_mean, whole_variance = _mean_and_variance(moments.sums.sum("dayofyear"))
+    has_data = smoothed.sel(moment="count", drop=True) > 0
+    mean = moments.shift + mean_shifted.where(has_data, whole_mean)
+    std = np.sqrt(variance.where(has_data, whole_variance))
     clim = xr.concat([mean, std], dim=xr.DataArray(STATISTICS, dims="statistic", name="statistic"))
     clim = clim.astype(np.float32).transpose("statistic", "dayofyear", "lat", "lon")
     for name in clim.data_vars:
-        clim[name].attrs = dict(ds[name].attrs)
+        clim[name].attrs = dict((attrs or {}).get(name, {}))
     clim.attrs = {"half_window_days": half_window, "description": "day-of-year climatology"}
     return clim
 
 
-def _smoothed_day_sums(da: xr.DataArray, doy: np.ndarray, half_window: int) -> xr.DataArray:
-    """Sums of ``da`` (time, ...) per day of year, then over the circular window: (dayofyear, ...)."""
-    da = da.transpose("time", ...)
+def stats_from_moments(moments: DayMoments) -> xr.Dataset:
+    """Area-weighted mean and standard deviation of each variable over everything: dims (statistic,).
+
+    With per-point totals N, S1, S2 of ``x - c`` (``c`` the shift) and cell weights w::
+
+        m = sum w (c N + S1) / sum w N
+        s^2 = sum w (S2 + 2 (c - m) S1 + (c - m)^2 N) / sum w N
+    """
+    totals = moments.sums.sum("dayofyear")
+    count, first, second = (totals.sel(moment=m, drop=True) for m in MOMENTS)
+    weights = cell_area_weights(totals["lat"]) * xr.ones_like(count)
+    weight = (weights * count).sum(["lat", "lon"])
+    mean = (weights * (moments.shift * count + first)).sum(["lat", "lon"]) / weight
+    offset = moments.shift - mean
+    spread = weights * (second + 2 * offset * first + offset**2 * count)
+    std = np.sqrt(spread.sum(["lat", "lon"]) / weight)
+    stats = xr.concat([mean, std], dim=xr.DataArray(STATISTICS, dims="statistic", name="statistic"))
+    return stats.astype(np.float32)
+
+
+def daily_climatology(ds: xr.Dataset, half_window: int = 15) -> xr.Dataset:
+    """Day-of-year climatology of ``ds`` (see :func:`climatology_from_moments`); lazy on dask."""
+    attrs = {name: dict(da.attrs) for name, da in ds.data_vars.items()}
+    return climatology_from_moments(day_moments(ds), half_window, attrs)
+
+
+def normalisation_stats(ds: xr.Dataset) -> xr.Dataset:
+    """Area-weighted mean and std of each variable (see :func:`stats_from_moments`); lazy."""
+    return stats_from_moments(day_moments(ds))
+
+
+def _mean_and_variance(sums: xr.Dataset) -> tuple[xr.Dataset, xr.Dataset]:
+    count = sums.sel(moment="count", drop=True)
+    denominator = count.where(count > 0)
+    mean = sums.sel(moment="sum", drop=True) / denominator
+    variance = (sums.sel(moment="sum_squares", drop=True) / denominator - mean**2).clip(min=0.0)
+    return mean, variance
+
+
+def _day_sums(
+    da: xr.DataArray, shift: xr.DataArray, doy: np.ndarray, pooled: list[str]
+) -> xr.DataArray:
+    """Count, sum and sum of squares of ``da - shift`` per day of year: (moment, dayofyear, lat, lon)."""
+    da = da.transpose("time", *pooled, "lat", "lon")
     data = (
         da.data
         if isinstance(da.data, dask_array.Array)
         else dask_array.from_array(da.data, chunks=(-1,))
     )
-    # Each time block yields a (366, ...) array of sums: small time blocks (one GRIB message
-    # per chunk) would multiply that output hundreds of times, so merge them up to ~256 MB.
+    # Each time block yields a (3 x 366, lat, lon) array of sums: small time blocks (one
+    # GRIB message per chunk) would multiply that output hundreds of times, so merge them
+    # up to ~256 MB.
     per_step = int(np.prod(data.shape[1:], dtype=np.int64)) * 8
     target = max(1, min(data.shape[0], 2**28 // max(per_step, 1)))
     if max(data.chunks[0]) < target:
         data = data.rechunk({0: target})
-    doy_chunks = dask_array.from_array(doy, chunks=(data.chunks[0],))
+    days = np.broadcast_to(doy.reshape((-1,) + (1,) * len(pooled)), data.shape[: 1 + len(pooled)])
+    if pooled:  # members are more samples of the same day: (time x member, lat, lon)
+        data = data.rechunk({i: -1 for i in range(1, 1 + len(pooled))})
+        data = data.reshape((-1, *data.shape[-2:]), merge_chunks=False)
+        days = days.reshape(-1)
+    day_chunks = dask_array.from_array(days, chunks=(data.chunks[0],))[:, None, None]
+    shift_data = shift.transpose("lat", "lon").data
+    if not isinstance(shift_data, dask_array.Array):
+        shift_data = dask_array.from_array(shift_data)
+    shift_chunks = shift_data[None].rechunk(((1,), *data.chunks[1:]))
     n_blocks = data.numblocks[0]
     per_block = dask_array.map_blocks(
         _day_sums_of_block,
         data,
-        doy_chunks[(slice(None),) + (None,) * (data.ndim - 1)],
+        day_chunks,
+        shift_chunks,
         dtype=np.float64,
-        chunks=((DAYS.size,) * n_blocks, *data.chunks[1:]),
+        chunks=((MOMENTS.size * DAYS.size,) * n_blocks, *data.chunks[1:]),
     )
-    summed = per_block.reshape((n_blocks, DAYS.size, *data.shape[1:]), merge_chunks=False).sum(
-        axis=0
-    )
-    smoothed = summed.map_blocks(_circular_window_sum, half_window=half_window, dtype=np.float64)
-    dims = ("dayofyear", *da.dims[1:])
-    coords = {d: da[d] for d in da.dims[1:] if d in da.coords}
-    return xr.DataArray(smoothed, dims=dims, coords={"dayofyear": DAYS, **coords}, name=da.name)
+    summed = per_block.reshape(
+        (n_blocks, MOMENTS.size, DAYS.size, *data.shape[1:]), merge_chunks=False
+    ).sum(axis=0)
+    coords = {"moment": MOMENTS, "dayofyear": DAYS, "lat": da["lat"], "lon": da["lon"]}
+    return xr.DataArray(summed, dims=tuple(coords), coords=coords, name=da.name)
 
 
-def _day_sums_of_block(block: np.ndarray, doy: np.ndarray) -> np.ndarray:
-    """(366, ...) sums of one time block by day of year, in O(n) with a sorted segment sum."""
+def _day_sums_of_block(block: np.ndarray, doy: np.ndarray, shift: np.ndarray) -> np.ndarray:
+    """(3 x 366, ...) count, sum, sum of squares of ``block - shift`` by day of year.
+
+    O(n) with a sorted segment sum; missing values count as nothing.
+    """
     days = doy.reshape(-1)
-    out = np.zeros((DAYS.size, *block.shape[1:]), dtype=np.float64)
-    if days.size == 0:
-        return out
-    order = np.argsort(days, kind="stable")
-    sorted_days = days[order]
-    starts = np.flatnonzero(np.r_[True, sorted_days[1:] != sorted_days[:-1]])
-    out[sorted_days[starts] - 1] = np.add.reduceat(block[order].astype(np.float64), starts, axis=0)
-    return out
+    out = np.zeros((MOMENTS.size, DAYS.size, *block.shape[1:]), dtype=np.float64)
+    if days.size:
+        values = block.astype(np.float64) - shift
+        if np.any(days[1:] < days[:-1]):  # times in order (the usual case) need no sort
+            order = np.argsort(days, kind="stable")
+            days, values = days[order], values[order]
+        starts = np.flatnonzero(np.r_[True, days[1:] != days[:-1]])
+        index = days[starts] - 1
+        valid = ~np.isnan(values)
+        if valid.all():
+            out[0, index] = np.diff(np.r_[starts, days.size])[:, None, None]
+        else:
+            np.copyto(values, 0.0, where=~valid)
+            out[0, index] = np.add.reduceat(valid.astype(np.float64), starts, axis=0)
+        out[1, index] = np.add.reduceat(values, starts, axis=0)
+        out[2, index] = np.add.reduceat(values * values, starts, axis=0)
+    return out.reshape((MOMENTS.size * DAYS.size, *block.shape[1:]))
 
 
-def _circular_window_sum(sums: np.ndarray, half_window: int) -> np.ndarray:
-    """Sum over a circular window of +-half_window days along the first axis (366 days)."""
+def _window_sums(da: xr.DataArray, half_window: int) -> np.ndarray | dask_array.Array:
+    """:func:`_circular_window_sum` of ``da`` along dayofyear, blockwise if on dask."""
+    axis = da.get_axis_num("dayofyear")
+    if not isinstance(da.data, dask_array.Array):
+        return _circular_window_sum(da.values, half_window, axis)
+    return da.data.rechunk({axis: -1}).map_blocks(
+        _circular_window_sum, half_window=half_window, axis=axis, dtype=np.float64
+    )
+
+
+def _circular_window_sum(sums: np.ndarray, half_window: int, axis: int = 0) -> np.ndarray:
+    """Sum over a circular window of +-half_window days along ``axis`` (366 days)."""
     if half_window == 0:
         return sums
+    sums = np.moveaxis(sums, axis, 0)
     padded = np.concatenate([sums[-half_window:], sums, sums[:half_window]], axis=0)
     cumulative = np.concatenate([np.zeros((1, *sums.shape[1:])), np.cumsum(padded, axis=0)], axis=0)
     window = 2 * half_window + 1
-    return cumulative[window:] - cumulative[:-window]
-
-
-def normalisation_stats(ds: xr.Dataset) -> xr.Dataset:
-    """Area-weighted mean and standard deviation of each variable over everything: dims (statistic,)."""
-    weights = cell_area_weights(ds["lat"])
-    dims = list(ds.dims)
-    weighted = ds.astype(np.float64).weighted(weights)
-    stats = xr.concat(
-        [weighted.mean(dims), weighted.std(dims)],
-        dim=xr.DataArray(STATISTICS, dims="statistic", name="statistic"),
-    )
-    return stats.astype(np.float32)
+    return np.moveaxis(cumulative[window:] - cumulative[:-window], 0, axis)
 
 
 def climatology_at(clim: xr.Dataset, times: xr.DataArray) -> xr.Dataset:
@@ -143,3 +221,13 @@ def from_anomaly(anomaly: xr.Dataset, clim_at: xr.Dataset) -> xr.Dataset:
     return (
         clim_at.sel(statistic="mean", drop=True) + clim_at.sel(statistic="std", drop=True) * anomaly
     )
+
+
+def statistics_groups(ds: xr.Dataset, half_window: int = 15) -> dict[str, xr.Dataset]:
+    """The ``climatology`` and ``stats`` groups of a prepared store, lazy, sharing one pass."""
+    moments = day_moments(ds)
+    attrs = {name: dict(da.attrs) for name, da in ds.data_vars.items()}
+    return {
+        "climatology": climatology_from_moments(moments, half_window, attrs),
+        "stats": stats_from_moments(moments),
+    }

@@ -8,11 +8,16 @@ Store layout (zarr v3, one store per entry)::
         /truth         forecasts only: the reanalysis at valid time (init_time, lead_time, lat, lon)
         /climatology   day-of-year mean and std of the reanalysis (statistic, dayofyear, lat, lon)
         /stats         area-weighted mean and std per variable (statistic,)
+
+The climatology and the statistics are computed in one pass over the reanalysis after the
+data are written: for a reanalysis entry from the store itself, so a slow source (GRIB) is
+decoded once.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 
@@ -21,7 +26,7 @@ import xarray as xr
 
 from .align import truth_at_valid_time
 from .catalog import Catalog, Entry
-from .climatology import daily_climatology, normalisation_stats
+from .climatology import statistics_groups
 from .errors import DataError
 from .grid import regular_grid
 from .readers import open_entry
@@ -39,40 +44,44 @@ def _on_grid(ds: xr.Dataset, resolution: float | None) -> xr.Dataset:
     return regrid_conservative(ds, lat, lon, f"the global {resolution:g}-degree grid")
 
 
-def build(entry: Entry, catalog: Catalog, grid: float | None = None) -> dict[str, xr.Dataset]:
-    """The lazy groups of the prepared store for ``entry`` (see the module docstring)."""
+Derived = Callable[[xr.Dataset], dict[str, xr.Dataset]]
+
+
+def build(
+    entry: Entry, catalog: Catalog, grid: float | None = None
+) -> tuple[dict[str, xr.Dataset], Derived]:
+    """The lazy groups of the prepared store for ``entry``, and the function that makes the
+    climatology and statistics groups from the stored data (see the module docstring)."""
     resolution = grid if grid is not None else entry.grid
     data = _on_grid(open_entry(entry), resolution)
+    variables = list(data.data_vars)
+    options = entry.options.get("climatology", {})
     if entry.role == "reanalysis":
-        reanalysis = data
-        groups = {"": data}
+        return {"": data}, lambda stored: statistics_groups(stored[variables], **options)
+    if entry.truth is None:
+        raise DataError(
+            "an ensemble forecast needs 'truth: <reanalysis entry>' in the catalog to be prepared "
+            "(it supplies the verifying analysis and the climatology)",
+            entry.name,
+        )
+    truth_entry = catalog[entry.truth]
+    if truth_entry.role != "reanalysis":
+        raise DataError(
+            f"truth entry {entry.truth!r} has role {truth_entry.role!r}, not reanalysis",
+            entry.name,
+        )
+    if resolution is None:
+        reanalysis = regrid_conservative(
+            open_entry(truth_entry),
+            data["lat"].values,
+            data["lon"].values,
+            f"the forecast's grid ({entry.name})",
+        )
     else:
-        if entry.truth is None:
-            raise DataError(
-                "an ensemble forecast needs 'truth: <reanalysis entry>' in the catalog to be prepared "
-                "(it supplies the verifying analysis and the climatology)",
-                entry.name,
-            )
-        truth_entry = catalog[entry.truth]
-        if truth_entry.role != "reanalysis":
-            raise DataError(
-                f"truth entry {entry.truth!r} has role {truth_entry.role!r}, not reanalysis",
-                entry.name,
-            )
-        if resolution is None:
-            reanalysis = regrid_conservative(
-                open_entry(truth_entry),
-                data["lat"].values,
-                data["lon"].values,
-                f"the forecast's grid ({entry.name})",
-            )
-        else:
-            reanalysis = _on_grid(open_entry(truth_entry), resolution)
-        groups = {"": data, "truth": truth_at_valid_time(data, reanalysis, source=truth_entry.path)}
-    reanalysis = reanalysis[list(data.data_vars)]
-    groups["climatology"] = daily_climatology(reanalysis, **entry.options.get("climatology", {}))
-    groups["stats"] = normalisation_stats(reanalysis)
-    return groups
+        reanalysis = _on_grid(open_entry(truth_entry), resolution)
+    groups = {"": data, "truth": truth_at_valid_time(data, reanalysis, source=truth_entry.path)}
+    reanalysis = reanalysis[variables]
+    return groups, lambda stored: statistics_groups(reanalysis, **options)
 
 
 def refuse_empty_fields(block: xr.Dataset) -> None:
@@ -114,7 +123,7 @@ def prepare_entry(
     ``chunk_mb``: target chunk size (default 4 MB; see :func:`pipelines.store.choose_chunks`).
     """
     entry = catalog[name]
-    groups = build(entry, catalog, grid)
+    groups, derive = build(entry, catalog, grid)
     outer = "time" if entry.role == "reanalysis" else "init_time"
     chunk_bytes = None if chunk_mb is None else int(chunk_mb * 2**20)
     if chunk_bytes is not None and chunk_bytes <= 0:
@@ -126,13 +135,17 @@ def prepare_entry(
         inputs.append(asdict(catalog[entry.truth]))
     path = Path(out_dir) / f"{name}.zarr"
     truth_source = catalog[entry.truth].path if entry.truth is not None else entry.path
-    for group, ds in groups.items():
-        ds.attrs.update({"entry": name, "role": entry.role})
-        # where the values come from, for error messages: the truth's groups from the truth
-        ds.attrs.setdefault("source", entry.path if group == "" else truth_source)
+
+    def label(groups: dict[str, xr.Dataset]) -> dict[str, xr.Dataset]:
+        for group, ds in groups.items():
+            ds.attrs.update({"entry": name, "role": entry.role})
+            # where the values come from, for error messages: the truth's groups from the truth
+            ds.attrs.setdefault("source", entry.path if group == "" else truth_source)
+        return groups
+
     return write_store(
         path,
-        groups,
+        label(groups),
         outer=outer,
         key=fingerprint(*inputs),
         overwrite=overwrite,
@@ -140,4 +153,5 @@ def prepare_entry(
         description=name,
         check=refuse_empty_fields,
         chunk_bytes=chunk_bytes,
+        derived=lambda stored: label(derive(stored)),
     )

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import dask
 import numpy as np
 import xarray as xr
 import zarr
@@ -198,6 +199,7 @@ def write_store(
     chunk_bytes: int | None = None,
     outer_chunk: int | None = None,
     team: Team = SOLO,
+    derived: Callable[[xr.Dataset], dict[str, xr.Dataset]] | None = None,
 ) -> Path:
     """Write datasets as groups of one zarr store ("" is the root), resumably.
 
@@ -225,6 +227,10 @@ def write_store(
     team
         Several processes sharing the work (see :class:`Team`); the blocks still to do
         are dealt out in turn, so the store is the same whatever the number of processes.
+    derived
+        Called once every block is written, with the root group as stored (lazy); returns
+        more groups (without the ``outer`` dimension), written whole. Statistics of the
+        data read back from the store this way cost no second pass over a slow source.
     """
     path = Path(path)
     partial, progress_file = _partial(path), progress_record(path)
@@ -274,6 +280,9 @@ def write_store(
                     description,
                     check,
                 )
+        team.barrier()
+        if lead and derived is not None and not record.get("derived"):
+            _write_derived(derived, partial, outer, progress_file, record)
         team.barrier()
         if lead:
             root = zarr.open_group(str(partial), mode="r+")
@@ -371,6 +380,25 @@ def _write_template(
     )
 
 
+def _write_derived(
+    derived: Callable[[xr.Dataset], dict[str, xr.Dataset]],
+    partial: Path,
+    outer: str,
+    progress_file: Path,
+    record: dict[str, Any],
+) -> None:
+    """Write the groups ``derived`` makes from the stored root group, then record them."""
+    made = derived(xr.open_zarr(partial, consolidated=False))
+    if any(not name or outer in ds.dims for name, ds in made.items()):
+        raise ValueError(f"derived groups must be named and lack {outer!r}: {sorted(made)}")
+    for name, ds in _load_together(made, f"groups {', '.join(made)}").items():
+        # A write killed half-way leaves some arrays: start afresh.
+        shutil.rmtree(partial / name, ignore_errors=True)
+        ds.to_zarr(partial, group=name, mode="a", consolidated=False, zarr_format=3)
+    record["derived"] = True
+    write_json_atomic(progress_file, record)
+
+
 def _stored_chunk(partial: Path, group: str, dim: str) -> int:
     """The smallest chunk along ``dim`` of the group's stored variables (its size if none)."""
     ds = xr.open_zarr(partial, group=_zarr_group(group), consolidated=False)
@@ -382,12 +410,19 @@ def _stored_chunk(partial: Path, group: str, dim: str) -> int:
 
 def _load(block: xr.Dataset, where: str) -> xr.Dataset:
     """Read one block; a source that fails to decode is a :class:`DataError` naming it."""
+    return _load_together({"": block}, where)[""]
+
+
+def _load_together(blocks: dict[str, xr.Dataset], where: str) -> dict[str, xr.Dataset]:
+    """Read datasets in one computation, so inputs they share are read once (see _load)."""
     try:
-        return block.load()
+        computed = dask.compute(*blocks.values())
+        return {name: ds.load() for name, ds in zip(blocks, computed, strict=True)}
     except (DataError, MemoryError):
         raise
     except Exception as error:
-        source = block.attrs.get("source") or block.attrs.get("entry")
+        first = next(iter(blocks.values()))
+        source = first.attrs.get("source") or first.attrs.get("entry")
         raise DataError(
             f"reading the data failed at {where} ({describe(error)}); the file "
             "may be truncated or corrupted",

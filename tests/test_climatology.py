@@ -72,3 +72,46 @@ def test_normalisation_stats_against_numpy():
     std = np.sqrt(np.average((values - mean) ** 2, weights=weights))
     np.testing.assert_allclose(float(stats["t850"].sel(statistic="mean")), mean, rtol=1e-6)
     np.testing.assert_allclose(float(stats["t850"].sel(statistic="std")), std, rtol=1e-4)
+
+
+def ensemble_with_gaps(seed: int = 1) -> xr.Dataset:
+    """Two years 6-hourly, 3 members, geopotential-sized values, 10% missing, 2 time chunks."""
+    rng = np.random.default_rng(seed)
+    times = pd.date_range("2003-06-01", periods=4 * 730, freq="6h")
+    values = 5.4e4 + 300.0 * rng.standard_normal((times.size, 3, 3, 4))
+    values[rng.random(values.shape) < 0.1] = np.nan
+    ds = xr.Dataset(
+        {"z500": (("time", "member", "lat", "lon"), values)},
+        coords={"time": times, "lat": [-30.0, 0.0, 30.0], "lon": [0.0, 90.0, 180.0, 270.0]},
+    )
+    return ds.chunk({"time": 1500})
+
+
+def test_climatology_of_an_ensemble_with_gaps_against_brute_force():
+    ds = ensemble_with_gaps()
+    half_window = 5
+    clim = daily_climatology(ds, half_window=half_window).compute()
+    doy = ds["time"].dt.dayofyear.values
+    values = ds["z500"].values
+    for day in (1, 60, 200, 366):
+        distance = np.abs(doy - day)
+        in_window = np.minimum(distance, 366 - distance) <= half_window
+        window = values[in_window]
+        expected_mean = np.nanmean(window, axis=(0, 1))
+        expected_std = np.nanstd(window, axis=(0, 1))
+        got = clim["z500"].sel(dayofyear=day)
+        np.testing.assert_allclose(got.sel(statistic="mean"), expected_mean, rtol=1e-6)
+        np.testing.assert_allclose(got.sel(statistic="std"), expected_std, rtol=1e-4)
+
+
+def test_normalisation_stats_of_an_ensemble_with_gaps_against_numpy():
+    ds = ensemble_with_gaps()
+    stats = normalisation_stats(ds).compute()
+    values = ds["z500"].values
+    w = np.diff(np.sin(np.deg2rad([-45.0, -15.0, 15.0, 45.0])))
+    weights = np.where(np.isnan(values), 0.0, w[None, None, :, None])
+    filled = np.nan_to_num(values)
+    mean = (weights * filled).sum() / weights.sum()
+    std = np.sqrt((weights * (filled - mean) ** 2).sum() / weights.sum())
+    np.testing.assert_allclose(float(stats["z500"].sel(statistic="mean")), mean, rtol=1e-7)
+    np.testing.assert_allclose(float(stats["z500"].sel(statistic="std")), std, rtol=1e-5)

@@ -172,3 +172,25 @@ def test_a_kill_after_a_template_was_written_but_not_recorded_resumes(tmp_path, 
         main(job.args(tmp_path / "out"))
     monkeypatch.undo()
     assert finishes_like_an_uninterrupted_run(job, tmp_path / "out", tmp_path / "reference")
+
+
+@pytest.mark.parametrize("group", ["climatology", "stats"])
+def test_a_kill_while_the_statistics_are_written_resumes(group, tmp_path, monkeypatch):
+    """The climatology and stats groups are written after the data: killed between the
+    two, or after both but before they were recorded, the next run finishes the same."""
+    import xarray as xr
+
+    job = prepare_job(tmp_path, times=12)
+    original = xr.Dataset.to_zarr
+
+    def write_then_die(self, *args, **kwargs):
+        result = original(self, *args, **kwargs)
+        if kwargs.get("group") == group:
+            raise Killed
+        return result
+
+    monkeypatch.setattr(xr.Dataset, "to_zarr", write_then_die)
+    with pytest.raises(Killed):
+        main(job.args(tmp_path / "out"))
+    monkeypatch.undo()
+    assert finishes_like_an_uninterrupted_run(job, tmp_path / "out", tmp_path / "reference")

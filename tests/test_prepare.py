@@ -37,7 +37,7 @@ def test_forecast_aligned_with_reanalysis_at_valid_time(sources):
     assert data["z500"].dims == ("init_time", "lead_time", "member", "lat", "lon")
     assert truth["z500"].dims == ("init_time", "lead_time", "lat", "lon")
     assert data.sizes["lat"] == 9 and data.sizes["lon"] == 18
-    reanalysis = build(catalog["rean"], catalog, grid=20.0)[""]
+    reanalysis = build(catalog["rean"], catalog, grid=20.0)[0][""]
     for i, j in [(0, 0), (2, 3), (3, 1)]:
         valid = data["init_time"].values[i] + data["lead_time"].values[j]
         expected = reanalysis["z500"].sel(time=valid).values
@@ -76,7 +76,8 @@ def test_building_the_pipeline_computes_nothing(sources):
     catalog = load_catalog(sources / "catalog.yaml")
     with dask.config.set(scheduler=raising_scheduler):
         for name in ("rean", "ens"):
-            groups = build(catalog[name], catalog, grid=20.0)
+            groups, derive = build(catalog[name], catalog, grid=20.0)
+            groups.update(derive(groups[""]))
             assert all(v.chunks is not None for g in groups.values() for v in g.data_vars.values())
     with (
         dask.config.set(scheduler=raising_scheduler),
@@ -166,4 +167,39 @@ def test_large_blocks_are_loaded_one_lead_chunk_at_a_time(sources, monkeypatch):
     assert len(root_blocks) == 4 * 4  # init times x lead times
     xr.testing.assert_identical(
         open_complete(parted).load().drop_attrs(), open_complete(whole).load().drop_attrs()
+    )
+
+
+def test_a_reanalysis_source_is_read_once_and_its_statistics_match_the_source(
+    sources, monkeypatch
+):
+    """The climatology and statistics come from the stored data: every source chunk is
+    decoded once (blocks), not again for the climatology and again for the statistics."""
+    import pipelines.prepare as prepare_module
+    from pipelines.climatology import daily_climatology, normalisation_stats
+
+    reads: list[tuple] = []
+
+    def counted(block, block_info=None):
+        reads.append(tuple(block_info[0]["chunk-location"]))
+        return block
+
+    def open_counting(entry):
+        ds = open_entry(entry).chunk({"time": 1})
+        return ds.map(lambda da: da.copy(data=da.data.map_blocks(counted, dtype=da.dtype)))
+
+    monkeypatch.setattr(prepare_module, "open_entry", open_counting)
+    catalog = load_catalog(sources / "catalog.yaml")
+    path = prepare_entry("rean", catalog, sources / "out", progress=False)
+    source = open_entry(catalog["rean"])
+    chunks = source.sizes["time"] * len(source.data_vars)
+    assert len(reads) == chunks and len(set(reads)) == source.sizes["time"]
+    expected = daily_climatology(source).compute()
+    xr.testing.assert_allclose(
+        open_complete(path, "climatology").drop_attrs(), expected.drop_attrs(), rtol=1e-6
+    )
+    xr.testing.assert_allclose(
+        open_complete(path, "stats").drop_attrs(),
+        normalisation_stats(source).compute().drop_attrs(),
+        rtol=1e-6,
     )
