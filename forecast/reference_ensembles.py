@@ -76,6 +76,9 @@ def seed_oracle(
     widen = np.sqrt(1 + weight * noise_var / spread_var.where(spread_var > 0))
     members = centre + widen.fillna(1.0) * (physics - physics.mean("member"))
     return xr.Dataset(
-        {name: members[name].transpose(*field.dims).astype(field.dtype) for name, field in physics.items()},
+        {
+            name: members[name].transpose(*field.dims).astype(field.dtype)
+            for name, field in physics.items()
+        },
         attrs={"seed_oracle": seeds},
     )

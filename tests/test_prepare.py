@@ -170,9 +170,7 @@ def test_large_blocks_are_loaded_one_lead_chunk_at_a_time(sources, monkeypatch):
     )
 
 
-def test_a_reanalysis_source_is_read_once_and_its_statistics_match_the_source(
-    sources, monkeypatch
-):
+def test_a_reanalysis_source_is_read_once_and_its_statistics_match_the_source(sources, monkeypatch):
     """The climatology and statistics come from the stored data: every source chunk is
     decoded once (blocks), not again for the climatology and again for the statistics."""
     import pipelines.prepare as prepare_module
