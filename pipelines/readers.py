@@ -116,12 +116,30 @@ def read_netcdf(entry: Entry) -> xr.Dataset:
                     path,
                 )
         try:
-            datasets.append(
-                xr.open_dataset(path, chunks={}, **entry.options.get("open_kwargs", {}))
-            )
+            options = entry.options.get("open_kwargs", {})
+            ds = xr.open_dataset(path, chunks={}, **options)
+            if chunks := _chunks_in_time(ds):
+                ds = xr.open_dataset(path, chunks=chunks, **options)
+            datasets.append(ds)
         except Exception as error:
             raise DataError(f"cannot be read as netCDF ({describe(error)})", path) from None
     return datasets[0] if len(datasets) == 1 else _combine(datasets, entry)
+
+
+def _chunks_in_time(ds: xr.Dataset, target_bytes: int = 4 * 2**20) -> dict[str, int]:
+    """Dask chunks of about ``target_bytes`` along the time dimensions of an unchunked file.
+
+    A contiguous netCDF variable opens as one dask chunk: every block of times that
+    ``prepare`` writes would read all of it again (quadratic in the file's length).
+    """
+    chunks = {}
+    for dim in ("time", "valid_time", "init_time", "forecast_reference_time"):
+        having = [v for v in ds.data_vars.values() if dim in v.dims]
+        whole = all(v.chunks is not None and len(v.chunks[v.dims.index(dim)]) == 1 for v in having)
+        if having and whole:
+            per_step = max(v.nbytes // ds.sizes[dim] for v in having)
+            chunks[dim] = max(1, target_bytes // max(per_step, 1))
+    return chunks
 
 
 @register_reader("zarr")

@@ -170,3 +170,23 @@ def test_reading_grib_then_drawing_maps_exits_cleanly():
         [sys.executable, "-c", script], cwd=root, capture_output=True, text=True, timeout=300
     )
     assert result.returncode == 0 and "done" in result.stdout, result.stderr[-2000:]
+
+
+def test_a_contiguous_netcdf_is_chunked_in_time_so_a_block_reads_only_its_times(
+    tmp_path, monkeypatch
+):
+    import pipelines.readers as readers
+
+    times = np.array("2020-01-01", dtype="datetime64[ns]") + np.arange(40) * np.timedelta64(6, "h")
+    synthetic_reanalysis(times).to_netcdf(tmp_path / "r.nc")
+    entry = Entry(name="r", role="reanalysis", format="netcdf", path=str(tmp_path / "r.nc"))
+    whole = open_entry(entry)
+    per_time = max(v.nbytes // 40 for v in xr.open_dataset(tmp_path / "r.nc").data_vars.values())
+    original = readers._chunks_in_time
+    monkeypatch.setattr(
+        readers, "_chunks_in_time", lambda ds: original(ds, target_bytes=5 * per_time)
+    )
+    chunked = open_entry(entry)
+    assert chunked["z500"].chunks[0] == (5,) * 8
+    assert len(whole["z500"].chunks[0]) == 1  # small: one chunk is right
+    xr.testing.assert_identical(chunked.load(), whole.load())
