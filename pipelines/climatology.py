@@ -98,15 +98,24 @@ def stats_from_moments(moments: DayMoments) -> xr.Dataset:
     return stats.astype(np.float32)
 
 
+def statistics_groups(ds: xr.Dataset, half_window: int = 15) -> dict[str, xr.Dataset]:
+    """The ``climatology`` and ``stats`` groups of a prepared store, lazy, sharing one pass."""
+    moments = day_moments(ds)
+    attrs = {name: dict(da.attrs) for name, da in ds.data_vars.items()}
+    return {
+        "climatology": climatology_from_moments(moments, half_window, attrs),
+        "stats": stats_from_moments(moments),
+    }
+
+
 def daily_climatology(ds: xr.Dataset, half_window: int = 15) -> xr.Dataset:
     """Day-of-year climatology of ``ds`` (see :func:`climatology_from_moments`); lazy on dask."""
-    attrs = {name: dict(da.attrs) for name, da in ds.data_vars.items()}
-    return climatology_from_moments(day_moments(ds), half_window, attrs)
+    return statistics_groups(ds, half_window)["climatology"]
 
 
 def normalisation_stats(ds: xr.Dataset) -> xr.Dataset:
     """Area-weighted mean and std of each variable (see :func:`stats_from_moments`); lazy."""
-    return stats_from_moments(day_moments(ds))
+    return statistics_groups(ds)["stats"]
 
 
 def _mean_and_variance(sums: xr.Dataset) -> tuple[xr.Dataset, xr.Dataset]:
@@ -221,13 +230,3 @@ def from_anomaly(anomaly: xr.Dataset, clim_at: xr.Dataset) -> xr.Dataset:
     return (
         clim_at.sel(statistic="mean", drop=True) + clim_at.sel(statistic="std", drop=True) * anomaly
     )
-
-
-def statistics_groups(ds: xr.Dataset, half_window: int = 15) -> dict[str, xr.Dataset]:
-    """The ``climatology`` and ``stats`` groups of a prepared store, lazy, sharing one pass."""
-    moments = day_moments(ds)
-    attrs = {name: dict(da.attrs) for name, da in ds.data_vars.items()}
-    return {
-        "climatology": climatology_from_moments(moments, half_window, attrs),
-        "stats": stats_from_moments(moments),
-    }
