@@ -48,12 +48,12 @@ Derived = Callable[[xr.Dataset], dict[str, xr.Dataset]]
 
 
 def build(
-    entry: Entry, catalog: Catalog, grid: float | None = None
+    entry: Entry, catalog: Catalog, grid: float | None = None, progress: bool = True
 ) -> tuple[dict[str, xr.Dataset], Derived]:
     """The lazy groups of the prepared store for ``entry``, and the function that makes the
     climatology and statistics groups from the stored data (see the module docstring)."""
     resolution = grid if grid is not None else entry.grid
-    data = _on_grid(open_entry(entry), resolution)
+    data = _on_grid(open_entry(entry, progress), resolution)
     variables = list(data.data_vars)
     options = entry.options.get("climatology", {})
     if entry.role == "reanalysis":
@@ -72,13 +72,13 @@ def build(
         )
     if resolution is None:
         reanalysis = regrid_conservative(
-            open_entry(truth_entry),
+            open_entry(truth_entry, progress),
             data["lat"].values,
             data["lon"].values,
             f"the forecast's grid ({entry.name})",
         )
     else:
-        reanalysis = _on_grid(open_entry(truth_entry), resolution)
+        reanalysis = _on_grid(open_entry(truth_entry, progress), resolution)
     groups = {"": data, "truth": truth_at_valid_time(data, reanalysis, source=truth_entry.path)}
     reanalysis = reanalysis[variables]
     return groups, lambda stored: statistics_groups(reanalysis, **options)
@@ -123,7 +123,7 @@ def prepare_entry(
     ``chunk_mb``: target chunk size (default 4 MB; see :func:`pipelines.store.choose_chunks`).
     """
     entry = catalog[name]
-    groups, derive = build(entry, catalog, grid)
+    groups, derive = build(entry, catalog, grid, progress)
     outer = "time" if entry.role == "reanalysis" else "init_time"
     chunk_bytes = None if chunk_mb is None else int(chunk_mb * 2**20)
     if chunk_bytes is not None and chunk_bytes <= 0:

@@ -60,14 +60,16 @@ def register_reader(fmt: str) -> Callable[[Reader], Reader]:
     return decorate
 
 
-def open_entry(entry: Entry) -> xr.Dataset:
-    """Open ``entry`` lazily, standardised and validated (see module docstring)."""
+def open_entry(entry: Entry, progress: bool = True) -> xr.Dataset:
+    """Open ``entry`` lazily, standardised and validated (see module docstring).
+
+    ``progress``: progress bars while the embedded world is built on first use.
+    """
     if entry.format not in READERS:
         raise DataError(f"no reader for format {entry.format!r}", entry.name)
-    raw = READERS[entry.format](entry)
     if entry.format == "world":  # the world writes the conventions itself
-        return validate(raw, entry.role, entry.path or entry.name)
-    return standardise(raw, entry)
+        return validate(read_world(entry, progress), entry.role, entry.path or entry.name)
+    return standardise(READERS[entry.format](entry), entry)
 
 
 def _local_files(entry: Entry) -> list[str]:
@@ -152,7 +154,7 @@ def read_zarr(entry: Entry) -> xr.Dataset:
 
 
 @register_reader("world")
-def read_world(entry: Entry) -> xr.Dataset:
+def read_world(entry: Entry, progress: bool = True) -> xr.Dataset:
     """The embedded world (built and cached on first use under the entry's ``path``)."""
     from .world import PROFILES, WorldSettings, open_world
 
@@ -166,7 +168,7 @@ def read_world(entry: Entry) -> xr.Dataset:
         raise DataError(
             f"unknown world profile {settings.profile!r}; profiles: {sorted(PROFILES)}", entry.name
         )
-    ds = open_world(settings, component, entry.path or "data/world")
+    ds = open_world(settings, component, entry.path or "data/world", progress)
     if entry.variables is not None:
         missing = [v for v in entry.variables if v not in ds.data_vars]
         if missing:

@@ -201,3 +201,19 @@ def test_a_reanalysis_source_is_read_once_and_its_statistics_match_the_source(so
         normalisation_stats(source).compute().drop_attrs(),
         rtol=1e-6,
     )
+
+
+def test_quiet_prepare_builds_the_world_without_progress_bars(tiny_catalog, tmp_path, monkeypatch):
+    import pipelines.world as world
+
+    asked = []
+    real = world.open_world
+
+    def open_world(settings, component, cache, progress=True):
+        asked.append(progress)
+        return real(settings, component, cache, progress)
+
+    monkeypatch.setattr(world, "open_world", open_world)
+    args = ["prepare", "world-truth", "--catalog", str(tiny_catalog), "--out", str(tmp_path)]
+    assert main([*args, "-q", "--scheduler", "threads"]) == 0
+    assert asked == [False]
