@@ -333,6 +333,10 @@ def lead_not_in_source(folder: Path, checkpoint: Path, prepared: dict) -> list[s
     return [*generate_args(folder, checkpoint, prepared["world-operational"]), "--leads", "7h"]
 
 
+def batch_of_none(folder: Path, checkpoint: Path, prepared: dict) -> list[str]:
+    return [*generate_args(folder, checkpoint, prepared["world-operational"]), "--batch-size", "0"]
+
+
 def checkpoint_truncated(folder: Path, checkpoint: Path, prepared: dict) -> list[str]:
     shutil.copytree(checkpoint, folder / "ckpt")
     weights = folder / "ckpt" / "model.safetensors"
@@ -363,6 +367,7 @@ GENERATE_CASES = {
         lead_not_in_source,
         ("lead times ['7h'] are not in the source",),
     ),
+    "batch size zero": (batch_of_none, ("batch size must be at least 1, got 0",)),
 }
 
 

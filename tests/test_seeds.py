@@ -10,7 +10,7 @@ import xarray as xr
 from safetensors.torch import load_file
 
 from forecast.cli import main
-from forecast.generate import generate
+from forecast.generate import default_batch_size, generate
 from forecast.samples import AnomalyEnsemble, SeedsSamples, seed_condition
 from forecast.train import TrainConfig, load_checkpoint, train
 from pipelines import DataError
@@ -258,3 +258,12 @@ def test_cli_refuses_a_truth_fraction_outside_0_1(tiny_prepared, tmp_path, capsy
     assert main([*args, "--data", str(tiny_prepared["world-reforecast"])]) == 2
     assert "--truth-fraction must be between 0 and 1, got 1.5" in capsys.readouterr().err
     assert not (tmp_path / "model.safetensors").exists()
+
+
+def test_the_default_batch_keeps_a_cpu_call_near_65k_grid_points():
+    # the fastest measured batches on a CPU: 32 at 32x64, 8 at 64x128 (benchmarks/RESULTS.md)
+    assert default_batch_size("cpu", 32 * 64) == 32
+    assert default_batch_size("cpu", 64 * 128) == 8
+    assert default_batch_size("cpu", 181 * 360) == 1
+    assert default_batch_size("cpu", 9 * 18) == 64
+    assert default_batch_size("cuda", 181 * 360) == 64
