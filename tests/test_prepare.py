@@ -182,7 +182,7 @@ def test_a_reanalysis_source_is_read_once_and_its_statistics_match_the_source(so
         reads.append(tuple(block_info[0]["chunk-location"]))
         return block
 
-    def open_counting(entry):
+    def open_counting(entry, progress=True):
         ds = open_entry(entry).chunk({"time": 1})
         return ds.map(lambda da: da.copy(data=da.data.map_blocks(counted, dtype=da.dtype)))
 
