@@ -36,17 +36,22 @@ def _add_scheduler(parser: argparse.ArgumentParser) -> None:
         metavar="ADDRESS",
         help="where dask computes: a dask.distributed scheduler address (tcp://host:8786), "
         "'local' (a local cluster sized to this machine, workers limited to 80%% of its RAM) "
-        "or 'threads' (no cluster) (default: $FORECAST_SCHEDULER, else local)",
+        "or 'threads' (no cluster) (default: $FORECAST_SCHEDULER, else threads for local "
+        "inputs under 1 GiB and local for larger or remote ones)",
     )
 
 
 def _prepare(args: argparse.Namespace) -> int:
-    from pipelines.cluster import dask_scheduler
+    from pipelines.cluster import dask_scheduler, local_input_bytes
     from pipelines.prepare import prepare_entry
 
     catalog = load_catalog(args.catalog)
     names = [n for name in args.entries for n in catalog.expand(name)]  # fails early on a bad name
-    with dask_scheduler(args.scheduler) as where:
+    entries = [catalog[n] for n in names]
+    entries += [catalog[e.truth] for e in entries if e.truth]
+    # the embedded world is small, and made by its reader: no files to measure beforehand
+    inputs = {e.path for e in entries if e.format != "world"}
+    with dask_scheduler(args.scheduler, local_input_bytes(inputs)) as where:
         if not args.quiet:
             print(f"computing on {where}", flush=True)
         for name in names:
@@ -65,11 +70,14 @@ def _prepare(args: argparse.Namespace) -> int:
 
 
 def _score(args: argparse.Namespace) -> int:
-    from pipelines.cluster import dask_scheduler
+    from pipelines.cluster import dask_scheduler, local_input_bytes
 
     from .score_command import run_score
 
-    with dask_scheduler(args.scheduler) as where:
+    inputs = [args.forecast]
+    if args.truth:
+        inputs.append(load_catalog(args.catalog)[args.truth].path)
+    with dask_scheduler(args.scheduler, local_input_bytes(inputs)) as where:
         if not args.quiet:
             print(f"computing on {where}", flush=True)
         _, table = run_score(

@@ -7,10 +7,12 @@ workers with no other change, so the same commands scale from a laptop to a clus
 
 from __future__ import annotations
 
+import glob
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from .errors import DataError, describe
 
@@ -19,11 +21,35 @@ log = logging.getLogger(__name__)
 SCHEDULER_ENV = "FORECAST_SCHEDULER"
 LOCAL, THREADS = "local", "threads"
 MEMORY_SHARE = 0.8  # of the machine's RAM given to the workers; the rest for the client
+# Below this a local cluster's start (seconds: worker processes, imports) costs more than
+# its parallelism saves; threads in the process are as fast.
+SMALL_INPUT_BYTES = 2**30
 
 
-def default_scheduler() -> str:
-    """``$FORECAST_SCHEDULER`` if set, else a local cluster."""
-    return os.environ.get(SCHEDULER_ENV) or LOCAL
+def default_scheduler(input_bytes: int | None = None) -> str:
+    """``$FORECAST_SCHEDULER`` if set; else threads for inputs known to be smaller than
+    ``SMALL_INPUT_BYTES``, a local cluster for larger or unknown ones."""
+    if chosen := os.environ.get(SCHEDULER_ENV):
+        return chosen
+    if input_bytes is not None and input_bytes < SMALL_INPUT_BYTES:
+        return THREADS
+    return LOCAL
+
+
+def local_input_bytes(paths: Iterable[str | os.PathLike[str]]) -> int | None:
+    """Total size of the files or folders (zarr stores) at ``paths`` (globs allowed).
+
+    None when any is remote (a URL) or missing: its size is unknown.
+    """
+    total = 0
+    for path in map(str, paths):
+        matches = glob.glob(path) if glob.has_magic(path) else [path]
+        if "://" in path or not matches or not all(os.path.exists(m) for m in matches):
+            return None
+        for match in map(Path, matches):
+            files = [match] if match.is_file() else (f for f in match.rglob("*") if f.is_file())
+            total += sum(f.stat().st_size for f in files)
+    return total
 
 
 def local_cluster_size(
@@ -45,7 +71,7 @@ def local_cluster_size(
 
 
 @contextmanager
-def dask_scheduler(scheduler: str | None = None) -> Iterator[str]:
+def dask_scheduler(scheduler: str | None = None, input_bytes: int | None = None) -> Iterator[str]:
     """Compute inside this block on ``scheduler``; yields a description of it.
 
     Parameters
@@ -54,11 +80,11 @@ def dask_scheduler(scheduler: str | None = None) -> Iterator[str]:
         A dask.distributed scheduler address (``tcp://host:8786``), ``"local"`` (a
         :class:`distributed.LocalCluster` sized by :func:`local_cluster_size`), or
         ``"threads"`` (dask's threaded scheduler in this process, no cluster). Default:
-        :func:`default_scheduler`.
+        :func:`default_scheduler` for ``input_bytes`` of input.
     """
     import dask
 
-    scheduler = scheduler or default_scheduler()
+    scheduler = scheduler or default_scheduler(input_bytes)
     if scheduler == THREADS:
         yield "threads in this process"
         return

@@ -78,3 +78,32 @@ def test_the_default_local_cluster_starts_and_computes():
     with dask_scheduler("local") as where:
         assert where.startswith("local cluster: ")
         assert int(da.ones((100, 100), chunks=10).sum().compute()) == 10_000
+
+
+def test_small_local_inputs_compute_on_threads_and_large_or_remote_ones_on_a_cluster(
+    tmp_path, monkeypatch
+):
+    from pipelines.cluster import SMALL_INPUT_BYTES, default_scheduler, local_input_bytes
+
+    monkeypatch.delenv("FORECAST_SCHEDULER", raising=False)
+    (tmp_path / "a.nc").write_bytes(b"x" * 100)
+    (tmp_path / "store.zarr" / "z").mkdir(parents=True)
+    (tmp_path / "store.zarr" / "z" / "0").write_bytes(b"x" * 50)
+    assert local_input_bytes([tmp_path / "a.nc", tmp_path / "store.zarr"]) == 150
+    assert local_input_bytes([str(tmp_path / "*.nc")]) == 100
+    assert local_input_bytes(["gs://bucket/era5.zarr"]) is None
+    assert local_input_bytes([tmp_path / "missing.nc"]) is None
+    assert default_scheduler(150) == "threads"
+    assert default_scheduler(SMALL_INPUT_BYTES) == "local"
+    assert default_scheduler(None) == "local"
+    monkeypatch.setenv("FORECAST_SCHEDULER", "tcp://somewhere:8786")
+    assert default_scheduler(150) == "tcp://somewhere:8786"
+
+
+def test_prepare_of_a_small_file_starts_no_cluster(sources, monkeypatch, capsys):
+    from forecast.cli import main
+
+    monkeypatch.delenv("FORECAST_SCHEDULER", raising=False)
+    args = ["prepare", "rean", "--catalog", str(sources / "catalog.yaml"), "--out", str(sources)]
+    assert main(args) == 0
+    assert "computing on threads in this process" in capsys.readouterr().out
