@@ -37,7 +37,7 @@ def _add_scheduler(parser: argparse.ArgumentParser) -> None:
         help="where dask computes: a dask.distributed scheduler address (tcp://host:8786), "
         "'local' (a local cluster sized to this machine, workers limited to 80%% of its RAM) "
         "or 'threads' (no cluster) (default: $FORECAST_SCHEDULER, else threads for local "
-        "inputs under 64 MiB and local for larger or remote ones)",
+        "inputs under 1 GiB and local for larger or remote ones)",
     )
 
 

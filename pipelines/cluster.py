@@ -21,10 +21,11 @@ log = logging.getLogger(__name__)
 SCHEDULER_ENV = "FORECAST_SCHEDULER"
 LOCAL, THREADS = "local", "threads"
 MEMORY_SHARE = 0.8  # of the machine's RAM given to the workers; the rest for the client
-# Below this a local cluster's start (~3 s: worker processes, imports) costs more than its
-# processes save: GRIB, whose decoding holds the GIL and gains most from processes,
-# prepares at ~6 MB/s here, so 64 MiB is ~10 s on threads.
-SMALL_INPUT_BYTES = 64 * 2**20
+# Below this threads in the process beat a local cluster, whose start (~3 s) and moving of
+# blocks between processes cost more than its processes save: on 2 cores a 142 MB GRIB
+# prepares in 25-28 s on threads against 44-48 s on a 2-worker cluster (RESULTS.md).
+# Above it the cluster's per-worker memory limits (spilling) are worth their cost.
+SMALL_INPUT_BYTES = 2**30
 
 
 def default_scheduler(input_bytes: int | None = None) -> str:
