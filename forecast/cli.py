@@ -98,8 +98,6 @@ def _score(args: argparse.Namespace) -> int:
 def _train(args: argparse.Namespace) -> int:
     from .train import budget_config, train
 
-    if args.truth_fraction is not None and not 0.0 <= args.truth_fraction <= 1.0:
-        raise DataError(f"--truth-fraction must be between 0 and 1, got {args.truth_fraction}")
     config = budget_config(
         args.model,
         args.budget,

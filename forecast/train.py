@@ -84,6 +84,10 @@ class TrainConfig:
     edm: EDMConfig = field(default_factory=EDMConfig)  # SEEDS models
     vae: VAESettings = field(default_factory=lambda: VAESettings())  # VAE-CRPS
 
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.truth_fraction <= 1.0:
+            raise DataError(f"--truth-fraction must be between 0 and 1, got {self.truth_fraction}")
+
 
 def budget_config(model: str, budget: str, **overrides) -> TrainConfig:
     """The :class:`TrainConfig` of a named budget, with ``overrides`` (None = keep) applied."""

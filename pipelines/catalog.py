@@ -19,6 +19,7 @@ Relative paths are taken from the catalog file's folder.
 
 from __future__ import annotations
 
+import glob
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -68,6 +69,11 @@ class Entry:
     @property
     def is_remote(self) -> bool:
         return "://" in self.path
+
+
+def expand_path(path: str) -> list[str]:
+    """The local files or folders an entry's ``path`` names: its glob's matches, sorted."""
+    return sorted(glob.glob(path)) if glob.has_magic(path) else [path]
 
 
 @dataclass(frozen=True)

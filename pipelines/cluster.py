@@ -7,13 +7,13 @@ workers with no other change, so the same commands scale from a laptop to a clus
 
 from __future__ import annotations
 
-import glob
 import logging
 import os
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from .catalog import expand_path
 from .errors import DataError, describe
 
 log = logging.getLogger(__name__)
@@ -45,7 +45,7 @@ def local_input_bytes(paths: Iterable[str | os.PathLike[str]]) -> int | None:
     """
     total = 0
     for path in map(str, paths):
-        matches = glob.glob(path) if glob.has_magic(path) else [path]
+        matches = expand_path(path)
         if "://" in path or not matches or not all(os.path.exists(m) for m in matches):
             return None
         for match in map(Path, matches):

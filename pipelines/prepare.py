@@ -17,7 +17,6 @@ decoded once.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 
@@ -31,7 +30,7 @@ from .errors import DataError
 from .grid import regular_grid
 from .readers import open_entry
 from .regrid import regrid_conservative
-from .store import fingerprint, write_store
+from .store import Derived, fingerprint, write_store
 
 log = logging.getLogger(__name__)
 STORE_VERSION = 1
@@ -42,9 +41,6 @@ def _on_grid(ds: xr.Dataset, resolution: float | None) -> xr.Dataset:
         return ds
     lat, lon = regular_grid(resolution)
     return regrid_conservative(ds, lat, lon, f"the global {resolution:g}-degree grid")
-
-
-Derived = Callable[[xr.Dataset], dict[str, xr.Dataset]]
 
 
 def build(

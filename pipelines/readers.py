@@ -13,7 +13,6 @@ Nothing is computed: only coordinates and metadata are read.
 
 from __future__ import annotations
 
-import glob
 import logging
 import os
 from collections.abc import Callable
@@ -23,8 +22,9 @@ import pandas as pd
 import xarray as xr
 
 from . import lexicon
-from .catalog import Entry
+from .catalog import Entry, expand_path
 from .errors import DataError, describe
+from .store import DEFAULT_CHUNK_BYTES
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +75,7 @@ def open_entry(entry: Entry, progress: bool = True) -> xr.Dataset:
 def _local_files(entry: Entry) -> list[str]:
     if entry.is_remote:
         return [entry.path]
-    files = sorted(glob.glob(entry.path)) if glob.has_magic(entry.path) else [entry.path]
+    files = expand_path(entry.path)
     missing = [f for f in files if not os.path.exists(f)]
     if not files or missing:
         raise DataError("no such file or directory (check 'path' in the catalog)", entry.path)
@@ -128,7 +128,7 @@ def read_netcdf(entry: Entry) -> xr.Dataset:
     return datasets[0] if len(datasets) == 1 else _combine(datasets, entry)
 
 
-def _chunks_in_time(ds: xr.Dataset, target_bytes: int = 4 * 2**20) -> dict[str, int]:
+def _chunks_in_time(ds: xr.Dataset, target_bytes: int = DEFAULT_CHUNK_BYTES) -> dict[str, int]:
     """Dask chunks of about ``target_bytes`` along the time dimensions of an unchunked file.
 
     A contiguous netCDF variable opens as one dask chunk: every block of times that

@@ -42,6 +42,8 @@ except ImportError:  # pragma: no cover
 COMPLETE_ATTR = "forecast_store_complete"
 FINGERPRINT_ATTR = "forecast_store_fingerprint"
 DEFAULT_CHUNK_BYTES = 4 * 2**20
+# More groups made from the stored root group once its blocks are written (see write_store).
+Derived = Callable[[xr.Dataset], dict[str, xr.Dataset]]
 
 
 def fingerprint(*parts: Any) -> str:
@@ -199,7 +201,7 @@ def write_store(
     chunk_bytes: int | None = None,
     outer_chunk: int | None = None,
     team: Team = SOLO,
-    derived: Callable[[xr.Dataset], dict[str, xr.Dataset]] | None = None,
+    derived: Derived | None = None,
 ) -> Path:
     """Write datasets as groups of one zarr store ("" is the root), resumably.
 
@@ -381,7 +383,7 @@ def _write_template(
 
 
 def _write_derived(
-    derived: Callable[[xr.Dataset], dict[str, xr.Dataset]],
+    derived: Derived,
     partial: Path,
     outer: str,
     progress_file: Path,
