@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from pipelines import DataError, load_catalog
+from pipelines.errors import describe
 
 DEFAULT_OUT = Path("data/prepared")
 
@@ -443,6 +444,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 130
+    except Exception as error:
+        # A failure no check foresaw is a bug of ours: one line, and the traceback on request.
+        if args.verbose:
+            raise
+        print(
+            f"forecast {args.command}: internal error: {describe(error)}; this is a bug in "
+            "forecast, please report it (run again as forecast --verbose ... for the traceback)",
+            file=sys.stderr,
+        )
+        return 1
 
 
 if __name__ == "__main__":

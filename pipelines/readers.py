@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import os
+import warnings
 from collections.abc import Callable
 
 import numpy as np
@@ -146,9 +147,13 @@ def _chunks_in_time(ds: xr.Dataset, target_bytes: int = DEFAULT_CHUNK_BYTES) -> 
 
 @register_reader("zarr")
 def read_zarr(entry: Entry) -> xr.Dataset:
+    """Zarr v2 or v3, consolidated or not (the source's encoding is never carried into a store)."""
     _local_files(entry)
     try:
-        return xr.open_zarr(entry.path, chunks={}, **entry.options.get("open_kwargs", {}))
+        with warnings.catch_warnings():
+            # an unconsolidated store is read as it is; the fallback is not the user's concern
+            warnings.filterwarnings("ignore", "Failed to open Zarr store with consolidated")
+            return xr.open_zarr(entry.path, chunks={}, **entry.options.get("open_kwargs", {}))
     except Exception as error:
         raise _opening_error(entry, error, "zarr") from None
 

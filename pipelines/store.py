@@ -344,6 +344,15 @@ def _zarr_group(group: str) -> str | None:
     return group or None
 
 
+def project_encoding(ds: xr.Dataset) -> xr.Dataset:
+    """``ds`` without its source's storage encoding (compressor, filters, chunks, fill value,
+    dtype packing, time units): the store chooses its own, whatever format the data came from.
+
+    A zarr v2 source's Blosc compressor, for one, cannot be written into a zarr v3 store.
+    """
+    return ds.drop_encoding()
+
+
 def _write_template(
     ds: xr.Dataset,
     partial: Path,
@@ -354,6 +363,7 @@ def _write_template(
 ) -> None:
     """Write metadata and coordinates; with the outer dimension, the data come later by block."""
     mode = "a" if partial.exists() else "w-"
+    ds = project_encoding(ds)
     if outer not in ds.dims:
         _load(ds, f"group {group or '/'}").to_zarr(
             partial, group=_zarr_group(group), mode=mode, consolidated=False, zarr_format=3
@@ -366,9 +376,6 @@ def _write_template(
         )
         chunks[name] = tuple(chosen[d] for d in variable.dims)
     encoding = {name: {"chunks": c} for name, c in chunks.items()}
-    for variable in ds.data_vars.values():
-        variable.encoding.pop("chunks", None)
-        variable.encoding.pop("preferred_chunks", None)
     template = ds.chunk({d: -1 for d in ds.dims})
     template.to_zarr(
         partial,
@@ -396,7 +403,9 @@ def _write_derived(
     for name, ds in _load_together(made, f"groups {', '.join(made)}").items():
         # A write killed half-way leaves some arrays: start afresh.
         shutil.rmtree(partial / name, ignore_errors=True)
-        ds.to_zarr(partial, group=name, mode="a", consolidated=False, zarr_format=3)
+        project_encoding(ds).to_zarr(
+            partial, group=name, mode="a", consolidated=False, zarr_format=3
+        )
     record["derived"] = True
     write_json_atomic(progress_file, record)
 
@@ -459,9 +468,7 @@ def _write_blocks(
             piece = _load(blockwise.isel(region), f"{outer} {start}")
             if check is not None:
                 check(piece)
-            for variable in piece.variables.values():
-                variable.encoding = {}
-            piece.to_zarr(
+            project_encoding(piece).to_zarr(
                 partial, group=_zarr_group(group), region=region, consolidated=False, zarr_format=3
             )
         record(start)

@@ -384,3 +384,22 @@ def test_bad_generate_input_is_one_clear_error(
     for fragment in says:
         assert fragment in err, f"{fragment!r} not in {err!r}"
     assert not (tmp_path / "out" / "ens.zarr").exists()
+
+
+def test_an_unforeseen_failure_is_one_line_naming_it_a_bug(tmp_path, monkeypatch, capsys):
+    """An exception no check foresaw (here injected into the reader) reaches the user as one
+    line asking for a report, exit status 1; --verbose shows the traceback instead."""
+    import pipelines.prepare
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("a failure no check foresaw")
+
+    monkeypatch.setattr(pipelines.prepare, "open_entry", broken)
+    reanalysis(tmp_path)
+    arguments = prepare(tmp_path, "rean", REANALYSIS)
+    assert main(arguments) == 1
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and "internal error: RuntimeError: a failure no check" in lines[0]
+    assert "please report it" in lines[0] and "--verbose" in lines[0]
+    with pytest.raises(RuntimeError, match="no check foresaw"):
+        main(["--verbose", *arguments])
