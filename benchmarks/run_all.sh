@@ -2,7 +2,8 @@
 # Run every benchmark in turn (about 110 minutes on 2 cores; needs ~9 GB of free disk in /tmp).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-python benchmarks/crps_throughput.py --points 1000000 --members 50 512 --budget 5
+python benchmarks/crps_throughput.py --members 50 512 2048 --torch
+python benchmarks/crps_throughput.py --members 512 2048 --nan 0.05 --out benchmarks/out/crps_throughput_nan.json
 python benchmarks/scoring_out_of_core.py --gib 8 --limit 2GiB
 python benchmarks/prepare_throughput.py
 python benchmarks/world_build.py --profiles tiny default

@@ -153,3 +153,85 @@ def test_rank_ties_are_broken_at_random_uniformly():
 def test_fair_brier_against_its_definition():
     p, o, m = np.array([0.0, 0.25, 1.0]), np.array([0.0, 1.0, 1.0]), np.array([4, 4, 4])
     np.testing.assert_allclose(brier(p, o, m), (p - o) ** 2 - p * (1 - p) / 3)
+
+
+def large_ensembles(members: int, n: int = 203, seed: int = 5, dtype=np.float64):
+    """Ensembles longer than one sorted run (256): NaN members (none in some rows, a whole
+    run's worth in others), ties, all-NaN rows and NaN observations."""
+    rng = np.random.default_rng(seed + members)
+    forecast = rng.standard_normal((n, members)) * 600 + 5.5e4  # geopotential-sized values
+    forecast[:20] = np.round(forecast[:20] / 100) * 100  # many ties
+    holes = rng.random(forecast.shape) < 0.05
+    holes[20:40] = False
+    forecast[holes] = np.nan
+    forecast[40:45, : min(members, 300)] = np.nan  # a whole run missing
+    forecast[45:47] = np.nan
+    obs = rng.standard_normal(n) * 600 + 5.5e4
+    obs[47] = np.nan
+    obs[48:52] = np.nanmin(forecast[48:52], axis=1)  # obs tied with a member
+    return forecast.astype(dtype), obs.astype(dtype)
+
+
+@pytest.mark.parametrize("members", [255, 256, 257, 300, 512, 513, 1000, 2048, 2100])
+def test_large_ensembles_against_properscoring_and_brute_force(members):
+    """The merged runs give properscoring's CRPS to 1e-12 (standard) and the O(M^2) energy
+    form's (fair), whatever the number of runs (1 to 9) and however the NaN fall."""
+    from forecast.scoring.numba_kernels import crps_rows
+
+    forecast, obs = large_ensembles(members)
+    expected = properscoring.crps_ensemble(obs, forecast)
+    got = crps_rows(forecast, obs, fair=False)
+    np.testing.assert_allclose(got, expected, rtol=1e-12, equal_nan=True)
+    assert np.isnan(got[45:48]).all() and np.isfinite(got[48:]).all()
+    fair = [brute_force_crps(f, o, fair=True) for f, o in zip(forecast[::7], obs[::7], strict=True)]
+    np.testing.assert_allclose(crps_rows(forecast, obs, fair=True)[::7], fair, rtol=1e-11)
+
+
+@pytest.mark.parametrize("members", [50, 512, 2048])
+def test_large_float32_ensembles_are_scored_exactly(members):
+    """float32 members are scored as the float64 numbers they are (sums in float64)."""
+    from forecast.scoring.numba_kernels import crps_rows
+
+    forecast, obs = large_ensembles(members, dtype=np.float32)
+    got = crps_rows(forecast, obs, fair=False)
+    assert got.dtype == np.float32
+    expected = properscoring.crps_ensemble(obs.astype(np.float64), forecast.astype(np.float64))
+    np.testing.assert_allclose(got, expected.astype(np.float32), rtol=2e-7, equal_nan=True)
+
+
+@pytest.mark.parametrize("rows", [1, 3, 4, 5, 129, 1000])
+def test_threads_blocks_and_lanes_do_not_change_the_result(rows):
+    """Rows are scored four at a time, in blocks, over threads: any split gives the same."""
+    from forecast.scoring import numba_kernels
+
+    forecast, obs = large_ensembles(600)
+    pick = np.arange(rows) * 37 % len(obs)  # every kind of row, in any number
+    forecast, obs = forecast[pick], obs[pick]
+    one = numba_kernels.crps_rows(forecast, obs, fair=True, threads=1)
+    for threads in (2, 3):
+        np.testing.assert_array_equal(
+            numba_kernels.crps_rows(forecast, obs, fair=True, threads=threads), one
+        )
+    each = [
+        numba_kernels.crps_rows(forecast[i : i + 1], obs[i : i + 1], fair=True) for i in range(rows)
+    ]
+    np.testing.assert_allclose(np.concatenate(each), one, rtol=1e-14, equal_nan=True)
+
+
+def test_infinite_members_and_observations():
+    """An infinite member makes the score undefined (NaN, as the formula gives); an
+    infinite observation makes it infinite."""
+    from forecast.scoring.numba_kernels import crps_rows
+
+    forecast, obs = large_ensembles(512)
+    forecast, obs = forecast[60:66], obs[60:66]
+    forecast[0, 7] = np.inf
+    forecast[1, 300] = -np.inf
+    obs[2] = np.inf
+    got = crps_rows(forecast, obs, fair=False)
+    assert np.isnan(got[:2]).all() and got[2] == np.inf
+    reference = crps_ensemble(torch.from_numpy(forecast[:3]), torch.from_numpy(obs[:3]), "nrg")
+    assert torch.isnan(reference[:2]).all() and reference[2] == np.inf
+    np.testing.assert_allclose(
+        got[3:], properscoring.crps_ensemble(obs[3:], forecast[3:]), rtol=1e-12
+    )
