@@ -418,7 +418,9 @@ def build_parser() -> argparse.ArgumentParser:
     plot.add_argument(
         "--scores", type=Path, nargs="+", default=None, metavar="FILE", help="score files"
     )
-    plot.add_argument("--variable", default="z500")
+    plot.add_argument(
+        "--variable", default=None, help="variable to draw (default: z500, else the first)"
+    )
     plot.add_argument("--init", type=int, default=0, help="init-time index (default 0)")
     plot.add_argument("--lead", default=None, help="lead time, e.g. 120h (default: the last)")
     plot.add_argument("--members", type=int, default=4, help="members to map (default 4)")

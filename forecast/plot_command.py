@@ -15,6 +15,7 @@ from .plots.ensemble_maps import ensemble_maps, event_maps
 from .score_command import open_ensemble_file
 
 DEFAULT_RUN = Path("runs/world")
+DEFAULT_VARIABLE = "z500"  # the headline field; a store without it is drawn by its first
 
 
 def _lead(ds: xr.Dataset, text: str | None):
@@ -22,17 +23,25 @@ def _lead(ds: xr.Dataset, text: str | None):
     return leads[-1] if text is None else leads[lead_indices(leads, [text])[0]]
 
 
+def _default_variable(names: list[str]) -> str:
+    return DEFAULT_VARIABLE if DEFAULT_VARIABLE in names else names[0]
+
+
 def plot_files(
     out: Path,
     *,
     ensemble: Path | None = None,
     scores: list[Path] | None = None,
-    variable: str = "z500",
+    variable: str | None = None,
     init: int = 0,
     lead: str | None = None,
     members: int = 4,
 ) -> list[Path]:
-    """Maps of one forecast of ``ensemble`` and score figures of ``scores``; returns the PNGs."""
+    """Maps of one forecast of ``ensemble`` and score figures of ``scores``; returns the PNGs.
+
+    ``variable``: default z500 where there is one, else the ensemble's (or the score
+    files') first variable.
+    """
     if ensemble is None and not scores:  # the default: what `forecast run` made
         ensemble = DEFAULT_RUN / "ensembles" / "seeds-gee.zarr"
         scores = sorted((DEFAULT_RUN / "report").glob("scores_*.nc"))
@@ -44,6 +53,7 @@ def plot_files(
     figures = {}
     if ensemble is not None:
         ds = validate(open_ensemble_file(ensemble), "ensemble_forecast", str(ensemble))
+        variable = variable or _default_variable(list(map(str, ds.data_vars)))
         if variable not in ds.data_vars:
             raise DataError(f"has no {variable!r}; it has {sorted(ds.data_vars)}", str(ensemble))
         if not 0 <= init < ds.sizes["init_time"]:
@@ -68,6 +78,7 @@ def plot_files(
                 raise DataError("is not a score file written by 'forecast score'", str(path))
             tables[path.stem] = table
         first = next(iter(tables.values()))
+        variable = variable or _default_variable(list(map(str, first["variable"].values)))
         if variable not in first["variable"].values:
             raise DataError(f"scores have no {variable!r}", str(scores[0]))
         at = _lead(first, lead)

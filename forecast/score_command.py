@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import xarray as xr
@@ -49,8 +50,12 @@ def load_inputs(
     truth_entry: str | None,
     climatology_path: Path | None,
     catalog_path: Path | None,
+    notice: Callable[[str], None] | None = None,
 ) -> tuple[xr.Dataset, xr.Dataset, xr.Dataset | None, xr.Dataset | None]:
-    """(forecast, truth at valid time, day-of-year climatology, climatological sample)."""
+    """(forecast, truth at valid time, day-of-year climatology, climatological sample).
+
+    ``notice``: told in one line when the truth is regridded to the forecast's grid.
+    """
     forecast = open_ensemble_file(forecast_path)
     forecast = validate(forecast, "ensemble_forecast", str(forecast_path))
     climatology = sample = None
@@ -64,7 +69,11 @@ def load_inputs(
             )
         reanalysis = open_entry(entry)
         reanalysis = regrid_conservative(
-            reanalysis, forecast["lat"].values, forecast["lon"].values, "the forecast's grid"
+            reanalysis,
+            forecast["lat"].values,
+            forecast["lon"].values,
+            "the forecast's grid",
+            notice=notice,
         )
         shared = [v for v in forecast.data_vars if v in reanalysis.data_vars]
         if not shared:
@@ -162,7 +171,7 @@ def run_score(
     progress: bool = True,
 ) -> tuple[xr.Dataset, str]:
     forecast, truth, climatology, sample = load_inputs(
-        forecast_path, truth_entry, climatology_path, catalog_path
+        forecast_path, truth_entry, climatology_path, catalog_path, print if progress else None
     )
     try:
         lazy = score_ensemble(

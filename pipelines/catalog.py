@@ -78,26 +78,33 @@ def expand_path(path: str) -> list[str]:
 
 @dataclass(frozen=True)
 class Catalog:
-    """All entries of one catalog file."""
+    """All entries of one catalog file.
+
+    An entry that does not validate is kept in ``broken`` with its error, raised when that
+    entry is used: one bad entry does not make the others unusable.
+    """
 
     path: Path
     entries: dict[str, Entry]
+    broken: dict[str, DataError] = field(default_factory=dict)
 
     def __getitem__(self, name: str) -> Entry:
+        if name in self.broken:
+            raise self.broken[name]
         if name not in self.entries:
             known = ", ".join(sorted(self.entries)) or "(none)"
-            close = _closest(name, self.entries)
+            close = _closest(name, {**self.entries, **self.broken})
             hint = f" Did you mean {close!r}?" if close else ""
             raise DataError(f"no entry named {name!r}; entries are: {known}.{hint}", str(self.path))
         return self.entries[name]
 
     def __contains__(self, name: str) -> bool:
-        return name in self.entries
+        return name in self.entries or name in self.broken
 
     def expand(self, name: str) -> list[str]:
         """An entry name, or a prefix naming a family (``world`` -> ``world-truth``, ...)."""
-        if name in self.entries:
-            return [name]
+        if name in self:
+            return [self[name].name]
         family = [n for n in self.entries if n.startswith(name + "-")]
         # reanalyses first: forecasts are verified against them
         return sorted(family, key=lambda n: self.entries[n].role != "reanalysis") or [
@@ -130,14 +137,21 @@ def load_catalog(path: str | os.PathLike[str] | None = None) -> Catalog:
     if not isinstance(raw, dict):
         raise DataError("a catalog is a mapping from entry names to entries", source)
     base = catalog_path.resolve().parent
-    entries = {str(name): _parse_entry(str(name), spec, base, source) for name, spec in raw.items()}
-    for entry in entries.values():
-        if entry.truth is not None and entry.truth not in entries:
-            raise DataError(
+    entries: dict[str, Entry] = {}
+    broken: dict[str, DataError] = {}
+    for name, spec in raw.items():
+        try:
+            entries[str(name)] = _parse_entry(str(name), spec, base, source)
+        except DataError as error:
+            broken[str(name)] = error
+    for entry in list(entries.values()):
+        if entry.truth is not None and entry.truth not in entries and entry.truth not in broken:
+            broken[entry.name] = DataError(
                 f"entry {entry.name!r} names truth {entry.truth!r}, which is not in the catalog",
                 source,
             )
-    return Catalog(catalog_path, entries)
+            del entries[entry.name]
+    return Catalog(catalog_path, entries, broken)
 
 
 def _parse_entry(name: str, spec: Any, base: Path, source: str) -> Entry:

@@ -26,6 +26,8 @@ import xarray as xr
 from .grid import cell_area_weights
 
 DAYS = np.arange(1, 367)
+MIN_WINDOW_SAMPLES = 2
+STD_FLOOR = 1e-3  # of the variable's overall standard deviation
 # Object dtype: stored as a variable-length string, which zarr v3 specifies.
 STATISTICS = np.array(["mean", "std"], dtype=object)
 MOMENTS = np.array(["count", "sum", "sum_squares"], dtype=object)
@@ -62,20 +64,38 @@ def climatology_from_moments(
     """Day-of-year mean and standard deviation: dims (statistic, dayofyear, lat, lon).
 
     Raw moments (not daily means) are summed over the circular window, so every sample
-    weighs the same; days whose window holds no data take the whole record's statistics.
+    weighs the same; days whose window holds fewer than ``MIN_WINDOW_SAMPLES`` values take
+    the whole record's statistics (one value has no spread). A standard deviation below
+    :func:`std_floor` (a point whose values never change) is raised to it, so that
+    standardised anomalies stay finite; :func:`floored_points` counts such points.
     """
     smoothed = moments.sums.map(lambda da: da.copy(data=_window_sums(da, half_window)))
     mean_shifted, variance = _mean_and_variance(smoothed)
     whole_mean, whole_variance = _mean_and_variance(moments.sums.sum("dayofyear"))
-    has_data = smoothed.sel(moment="count", drop=True) > 0
+    has_data = smoothed.sel(moment="count", drop=True) >= MIN_WINDOW_SAMPLES
     mean = moments.shift + mean_shifted.where(has_data, whole_mean)
     std = np.sqrt(variance.where(has_data, whole_variance))
+    floor = std_floor(stats_from_moments(moments))
+    std = std.where(std.isnull() | (std >= floor), floor)
     clim = xr.concat([mean, std], dim=xr.DataArray(STATISTICS, dims="statistic", name="statistic"))
     clim = clim.astype(np.float32).transpose("statistic", "dayofyear", "lat", "lon")
     for name in clim.data_vars:
         clim[name].attrs = dict((attrs or {}).get(name, {}))
     clim.attrs = {"half_window_days": half_window, "description": "day-of-year climatology"}
     return clim
+
+
+def std_floor(stats: xr.Dataset) -> xr.Dataset:
+    """The smallest climatological standard deviation kept: ``STD_FLOOR`` times the
+    variable's overall one (from :func:`stats_from_moments`), as float32."""
+    return (STD_FLOOR * stats.sel(statistic="std", drop=True)).astype(np.float32)
+
+
+def floored_points(clim: xr.Dataset, stats: xr.Dataset) -> dict[str, int]:
+    """Per variable, the climatology's values whose standard deviation was raised to the floor."""
+    floor = std_floor(stats)
+    std = clim.sel(statistic="std", drop=True)
+    return {str(n): int((std[n] <= floor[n]).sum()) for n in clim.data_vars}
 
 
 def stats_from_moments(moments: DayMoments) -> xr.Dataset:

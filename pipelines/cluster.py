@@ -41,14 +41,16 @@ def default_scheduler(input_bytes: int | None = None) -> str:
 def local_input_bytes(paths: Iterable[str | os.PathLike[str]]) -> int | None:
     """Total size of the files or folders (zarr stores) at ``paths`` (globs allowed).
 
-    None when any is remote (a URL) or missing: its size is unknown.
+    None when any is remote (a URL): its size is unknown. A missing path counts 0: reading
+    it fails at once with a clear error, which needs no cluster started first.
     """
     total = 0
     for path in map(str, paths):
-        matches = expand_path(path)
-        if "://" in path or not matches or not all(os.path.exists(m) for m in matches):
+        if "://" in path:
             return None
-        for match in map(Path, matches):
+        for match in map(Path, expand_path(path)):
+            if not match.exists():
+                continue
             files = [match] if match.is_file() else (f for f in match.rglob("*") if f.is_file())
             total += sum(f.stat().st_size for f in files)
     return total
@@ -108,7 +110,9 @@ def _client(scheduler: str) -> Iterator[str]:
             threads_per_worker=threads,
             memory_limit=memory,
             dashboard_address=None,
-            silence_logs=logging.ERROR,
+            # a task's failure reaches the caller as an exception, said in one line; the
+            # workers' own log of it (a traceback on stderr) would only bury that line
+            silence_logs=logging.CRITICAL,
         )
         with cluster, Client(cluster):
             yield f"local cluster: {workers} workers x {threads} threads, {memory / 2**30:.1f} GiB each"

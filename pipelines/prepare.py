@@ -21,11 +21,12 @@ from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import xarray as xr
 
 from .align import truth_at_valid_time
 from .catalog import Catalog, Entry
-from .climatology import statistics_groups
+from .climatology import STD_FLOOR, floored_points, statistics_groups
 from .errors import DataError
 from .grid import regular_grid
 from .readers import open_entry
@@ -72,12 +73,22 @@ def build(
             data["lat"].values,
             data["lon"].values,
             f"the forecast's grid ({entry.name})",
+            notice=print if progress else None,
         )
     else:
         reanalysis = _on_grid(open_entry(truth_entry, progress), resolution)
     groups = {"": data, "truth": truth_at_valid_time(data, reanalysis, source=truth_entry.path)}
     reanalysis = reanalysis[variables]
     return groups, lambda stored: statistics_groups(reanalysis, **options)
+
+
+def _value_text(value: np.generic) -> str:
+    """A coordinate value as a user reads it: 2020-01-02T06:00, 29 days 06:00:00, 21."""
+    if np.issubdtype(np.asarray(value).dtype, np.timedelta64):
+        return str(pd.Timedelta(value))
+    if np.issubdtype(np.asarray(value).dtype, np.datetime64):
+        return np.datetime_as_string(value, unit="m")
+    return str(value)
 
 
 def refuse_empty_fields(block: xr.Dataset) -> None:
@@ -94,8 +105,7 @@ def refuse_empty_fields(block: xr.Dataset) -> None:
             first = np.argwhere(empty)[0]
             other = [d for d in da.dims if d not in ("lat", "lon")]
             where = ", ".join(
-                f"{d}={np.asarray(da[d].values[i]).astype(str)}"
-                for d, i in zip(other, first, strict=True)
+                f"{d}={_value_text(da[d].values[i])}" for d, i in zip(other, first, strict=True)
             )
             raise DataError(
                 f"variable {name!r} is entirely missing (all NaN) at {where}; "
@@ -139,7 +149,7 @@ def prepare_entry(
             ds.attrs.setdefault("source", entry.path if group == "" else truth_source)
         return groups
 
-    return write_store(
+    store = write_store(
         path,
         label(groups),
         outer=outer,
@@ -151,3 +161,15 @@ def prepare_entry(
         chunk_bytes=chunk_bytes,
         derived=lambda stored: label(derive(stored)),
     )
+    if progress:
+        clim, stats = (
+            xr.open_zarr(store, group=g, consolidated=False) for g in ("climatology", "stats")
+        )
+        for variable, count in floored_points(clim, stats).items():
+            if count:
+                print(
+                    f"{name}: {variable}: the climatology's standard deviation is raised to "
+                    f"{STD_FLOOR:g} of the overall one at {count} of {clim[variable].size // 2} "
+                    "day-points (values that hardly change there)"
+                )
+    return store

@@ -100,8 +100,35 @@ def read_grib(entry: Entry) -> xr.Dataset:
             # messages (one chunk per variable would decode the whole file for every block)
             datasets.append(ds.chunk({d: 1 for d in ("time", "step") if d in ds.dims}))
         except Exception as error:
-            raise DataError(f"cannot be read as GRIB ({describe(error)})", path) from None
+            message = _split_advice(error) or f"cannot be read as GRIB ({describe(error)})"
+            raise DataError(message, path) from None
     return datasets[0] if len(datasets) == 1 else _combine(datasets, entry)
+
+
+def _split_advice(error: Exception) -> str | None:
+    """cfgrib's advice when a file's messages do not form one hypercube, as catalog words.
+
+    cfgrib raises ``DatasetBuildError(message, key, [filter_by_keys, ...])``: the GRIB key
+    whose values differ, and one ``filter_by_keys`` choice per value.
+    """
+    args = getattr(error, "args", ())
+    if (
+        len(args) < 3
+        or not isinstance(args[2], list)
+        or not all(isinstance(c, dict) for c in args[2])
+    ):
+        return None
+    key, choices = args[1], args[2]
+    values = [str(choice.get(key)) for choice in choices]
+
+    def flow(mapping: dict) -> str:
+        return "{" + ", ".join(f"{k}: {v}" for k, v in mapping.items()) + "}"
+
+    return (
+        f"holds fields that differ in GRIB key {key!r} ({', '.join(values)}) and cannot be read "
+        "as one dataset; make one catalog entry per value, e.g. with options: {backend_kwargs: "
+        f"{{filter_by_keys: {flow(choices[0])}}}}}" + "".join(f" / {flow(c)}" for c in choices[1:])
+    )
 
 
 @register_reader("netcdf")
@@ -250,6 +277,12 @@ def _split_levels_and_rename(ds: xr.Dataset, entry: Entry, source: str) -> xr.Da
     explicit = {}
     for short, source_name in (entry.variables or {}).items():
         if source_name is not None:
+            if source_name not in ds.data_vars:
+                raise DataError(
+                    f"'variables' maps {short} to {source_name!r}, which is not in the data; "
+                    f"it has {sorted(map(str, ds.data_vars))}",
+                    source,
+                )
             quantity, _ = lexicon.split_short_name(short)
             explicit[source_name] = quantity
     out: dict[str, xr.DataArray] = {}
@@ -295,6 +328,13 @@ def _normalise_grid(ds: xr.Dataset, source: str) -> xr.Dataset:
             raise DataError(
                 f"no {name!r} coordinate (looked for {name}/latitude/longitude)", source
             )
+        if ds[name].dims != (name,):
+            raise DataError(
+                f"is not on a regular latitude/longitude grid ({name} varies along "
+                f"{list(ds[name].dims)}: a reduced Gaussian or unstructured grid); regrid it to a "
+                "regular grid first (e.g. cdo remapbil or earthkit-regrid)",
+                source,
+            )
     lon = np.mod(ds["lon"].values.astype(float), 360.0)
     ds = ds.assign_coords(lon=("lon", lon, {"units": "degrees_east", "long_name": "longitude"}))
     ds = ds.sortby(["lat", "lon"])
@@ -310,6 +350,18 @@ def validate(ds: xr.Dataset, role: str, source: str) -> xr.Dataset:
             raise DataError(
                 f"a {role} needs a {name!r} dimension; found dimensions {dict(ds.sizes)}", source
             )
+    allowed = {*required, "member", "lat", "lon"}
+    extra = sorted(str(d) for d in ds.dims if d not in allowed)
+    if extra:
+        hint = (
+            "; is it an ensemble forecast (role: ensemble_forecast), or select one lead time"
+            if role == "reanalysis" and "lead_time" in extra
+            else "; select one value of each in the catalog, or drop the variables that have them"
+        )
+        raise DataError(
+            f"a {role} has dimensions {sorted(allowed)}, and the data also have {extra}{hint}",
+            source,
+        )
     lat, lon = ds["lat"].values, ds["lon"].values
     if lat.size < 2 or lon.size < 2:
         raise DataError(f"grid too small ({lat.size} x {lon.size})", source)

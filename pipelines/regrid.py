@@ -13,6 +13,8 @@ NaNs are skipped: the weights are renormalised by the valid overlap.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import xarray as xr
 
@@ -59,17 +61,27 @@ def _apply(field: np.ndarray, w_lat: np.ndarray, w_lon: np.ndarray) -> np.ndarra
     return np.where(denominator > 1e-12, out, np.nan).astype(np.float32)
 
 
+def describe_grid(lat: np.ndarray, lon: np.ndarray) -> str:
+    """``61 x 120 points (3 x 3 degrees)``; the spacing as the median step."""
+    steps = [
+        f"{float(np.median(np.abs(np.diff(v)))):.4g}" if v.size > 1 else "?" for v in (lat, lon)
+    ]
+    return f"{lat.size} x {lon.size} points ({steps[0]} x {steps[1]} degrees)"
+
+
 def regrid_conservative(
     data: xr.Dataset | xr.DataArray,
     lat: np.ndarray,
     lon: np.ndarray,
     target: str = "the target grid",
+    notice: Callable[[str], None] | None = None,
 ) -> xr.Dataset | xr.DataArray:
     """Regrid ``data`` (dims ``lat`` ascending, ``lon``) onto the centres ``lat``, ``lon``.
 
     Lazy on dask: each chunk holding whole fields is regridded independently.
     Output is float32, the storage precision of every prepared store. A source whose
     cells do not cover the target's points is refused (``target`` names it in the error).
+    ``notice``: told in one line, when the grids differ, what is regridded from and to.
     """
     lat, lon = np.asarray(lat, float), np.asarray(lon, float)
     gap = uncovered(data["lat"].values, data["lon"].values, lat, lon)
@@ -85,6 +97,12 @@ def regrid_conservative(
         and np.allclose(data["lon"].values, lon)
     ):
         return data
+    if notice is not None:
+        source = data.attrs.get("source") or "the data"
+        notice(
+            f"{source}: regridding from {describe_grid(data['lat'].values, data['lon'].values)} "
+            f"to {target}, {describe_grid(lat, lon)} (conservative)"
+        )
     w_lat = lat_weights(data["lat"].values, lat)
     w_lon = lon_weights(data["lon"].values, lon)
     if data.chunks:

@@ -466,12 +466,21 @@ def _write_blocks(
             region = {outer: slice(start, min(start + block, ds.sizes[outer])), **part}
             # Loaded first: numpy writes cannot race on a shared zarr chunk.
             piece = _load(blockwise.isel(region), f"{outer} {start}")
-            if check is not None:
-                check(piece)
+            if check is not None:  # with every coordinate, so that errors can name values
+                check(piece.assign_coords(_coords_of(ds, region, piece)))
             project_encoding(piece).to_zarr(
                 partial, group=_zarr_group(group), region=region, consolidated=False, zarr_format=3
             )
         record(start)
+
+
+def _coords_of(ds: xr.Dataset, region: dict[str, slice], piece: xr.Dataset) -> dict:
+    """The coordinates of ``ds`` at ``region`` that ``piece`` lacks."""
+    return {
+        name: coord.isel({d: s for d, s in region.items() if d in coord.dims})
+        for name, coord in ds.coords.items()
+        if name not in piece.coords and set(coord.dims) <= set(piece.dims)
+    }
 
 
 def _parts(partial: Path, group: str, outer: str, blockwise: xr.Dataset) -> list[dict[str, slice]]:

@@ -53,6 +53,18 @@ VARIANTS = {
 }
 
 
+def with_holes(ds: xr.Dataset, fraction: float = 0.1, seed: int = 5) -> xr.Dataset:
+    """Missing points (never a whole field), as land-masked or gappy sources have."""
+    rng = np.random.default_rng(seed)
+    out = ds.copy(deep=True)
+    for name in out.data_vars:
+        values = out[name].values
+        holes = rng.random(values.shape) < fraction
+        holes[..., 0, 0] = False
+        values[holes] = np.nan
+    return out
+
+
 def write_source(ds: xr.Dataset, folder: Path, variant: str) -> tuple[Path, xr.Dataset]:
     """Write ``ds`` as ``variant`` into ``folder``; return (path, the values it stores)."""
     spec = VARIANTS[variant]

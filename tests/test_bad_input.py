@@ -8,6 +8,7 @@ may be left is a ``.partial`` store that resumes or is discarded on the next run
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -205,6 +206,153 @@ def output_not_writable(folder: Path) -> list[str]:
     return args
 
 
+def all_nan_forecast_member(folder: Path) -> list[str]:
+    """The error names the member and lead time by value (member 11 at 12 h), not position."""
+
+    def blank(ds: xr.Dataset) -> xr.Dataset:
+        ds = ds.assign_coords(number=[10, 11, 12])
+        ds["z"][1, 2, 1] = np.nan
+        return ds
+
+    reanalysis(folder)
+    forecast(folder, edit=blank)
+    return prepare(folder, "ens", REANALYSIS + FORECAST)
+
+
+def reanalysis_with_lead_times(folder: Path) -> list[str]:
+    forecast(folder)
+    return prepare(folder, "ens", "ens: {role: reanalysis, format: netcdf, path: ens.nc}\n")
+
+
+def variables_map_to_a_missing_name(folder: Path) -> list[str]:
+    reanalysis(folder)
+    return prepare(
+        folder,
+        "rean",
+        "rean: {role: reanalysis, format: netcdf, path: rean.nc, variables: {z500: geopot}}\n",
+    )
+
+
+def grib_two_grids(folder: Path) -> list[str]:
+    from source_formats import write_grib
+
+    coarse = synthetic_reanalysis(TIMES[:2], n_lat=10, n_lon=18).drop_vars("geopotential")
+    fine = synthetic_reanalysis(TIMES[:2], n_lat=19, n_lon=36).drop_vars("geopotential")
+    write_grib(coarse, folder / "a.grib")
+    write_grib(fine, folder / "b.grib")
+    (folder / "two.grib").write_bytes(
+        (folder / "a.grib").read_bytes() + (folder / "b.grib").read_bytes()
+    )
+    return prepare(folder, "two", "two: {role: reanalysis, format: grib, path: two.grib}\n")
+
+
+def grib_reduced_gaussian(folder: Path) -> list[str]:
+    import eccodes
+
+    handle = eccodes.codes_grib_new_from_samples("reduced_gg_pl_32_grib2")
+    eccodes.codes_set(handle, "shortName", "t")
+    size = eccodes.codes_get(handle, "numberOfValues")
+    eccodes.codes_set_values(handle, np.linspace(250.0, 300.0, size))
+    with open(folder / "gauss.grib", "wb") as out:
+        eccodes.codes_write(handle, out)
+    eccodes.codes_release(handle)
+    return prepare(folder, "gg", "gg: {role: reanalysis, format: grib, path: gauss.grib}\n")
+
+
+def unknown_units(folder: Path) -> list[str]:
+    def furlongs(ds: xr.Dataset) -> xr.Dataset:
+        ds["temperature"].attrs["units"] = "furlongs"
+        return ds
+
+    reanalysis(folder, furlongs)
+    return prepare(folder, "rean", REANALYSIS)
+
+
+def levels_not_in_the_data(folder: Path) -> list[str]:
+    reanalysis(folder)
+    return prepare(
+        folder, "rean", "rean: {role: reanalysis, format: netcdf, path: rean.nc, levels: [300]}\n"
+    )
+
+
+def members_not_in_the_data(folder: Path) -> list[str]:
+    reanalysis(folder)
+    forecast(folder)
+    return prepare(folder, "ens", REANALYSIS + FORECAST.replace("}\n", ", members: [0, 7]}\n"))
+
+
+def lead_times_not_in_the_data(folder: Path) -> list[str]:
+    reanalysis(folder)
+    forecast(folder)
+    return prepare(folder, "ens", REANALYSIS + FORECAST.replace("}\n", ", lead_times: [30h]}\n"))
+
+
+def duplicate_times(folder: Path) -> list[str]:
+    reanalysis(folder, lambda ds: ds.assign_coords(time=TIMES[[0, 1, 2, 3, 3, 5, 6, 7]]))
+    return prepare(folder, "rean", REANALYSIS)
+
+
+def uneven_longitudes(folder: Path) -> list[str]:
+    lon = np.linspace(-180, 180, 18, endpoint=False)
+    lon[3] += 7.0
+    reanalysis(folder, lambda ds: ds.assign_coords(longitude=lon))
+    return prepare(folder, "rean", REANALYSIS)
+
+
+def role_misspelled(folder: Path) -> list[str]:
+    reanalysis(folder)
+    return prepare(folder, "rean", REANALYSIS.replace("role: reanalysis", "role: reanalyis"))
+
+
+def format_unknown(folder: Path) -> list[str]:
+    reanalysis(folder)
+    return prepare(folder, "rean", REANALYSIS.replace("format: netcdf", "format: hdf"))
+
+
+def unknown_catalog_key(folder: Path) -> list[str]:
+    reanalysis(folder)
+    return prepare(folder, "rean", REANALYSIS.replace("path:", "varaibles: [z500], path:"))
+
+
+def truth_not_in_the_catalog(folder: Path) -> list[str]:
+    forecast(folder)
+    return prepare(folder, "ens", FORECAST.replace("truth: rean", "truth: era5"))
+
+
+def truth_is_a_forecast(folder: Path) -> list[str]:
+    forecast(folder)
+    other = FORECAST.replace("ens:", "other:").replace("truth: rean, ", "")
+    return prepare(folder, "ens", FORECAST.replace("truth: rean", "truth: other") + other)
+
+
+def negative_chunk_size(folder: Path) -> list[str]:
+    reanalysis(folder)
+    return [*prepare(folder, "rean", REANALYSIS), "--chunk-mb", "-1"]
+
+
+def score_missing_forecast(folder: Path) -> list[str]:
+    return ["score", "--forecast", str(folder / "nope.nc"), "-q"]
+
+
+def score_truth_is_a_forecast(folder: Path) -> list[str]:
+    reanalysis(folder)
+    forecast(folder)
+    assert main(prepare(folder, "ens", REANALYSIS + FORECAST)) == 0
+    shutil.move(folder / "out" / "ens.zarr", folder / "ens.zarr")
+    return [
+        "score", "--forecast", str(folder / "ens.zarr"), "--truth", "ens",
+        "--catalog", str(folder / "catalog.yaml"), "-q",
+    ]  # fmt: skip
+
+
+def score_forecast_without_members(folder: Path) -> list[str]:
+    xr.Dataset(
+        {"z500": (("init_time", "lead_time", "lat", "lon"), np.zeros((1, 1, 2, 3)))},
+        coords={"init_time": TIMES[:1], "lead_time": [0], "lat": [0.0, 1.0], "lon": [0.0, 1, 2]},
+    ).to_netcdf(folder / "flat.nc")
+    return ["score", "--forecast", str(folder / "flat.nc"), "-q"]
+
+
 def checkpoint_of_another_kind(folder: Path) -> list[str]:
     (folder / "ckpt").mkdir()
     (folder / "ckpt" / "model.safetensors").write_bytes(b"")
@@ -249,6 +397,41 @@ CASES = {
     "catalog does not exist": Case(catalog_does_not_exist, ("catalog.yaml", "does not exist")),
     "output folder not writable": Case(output_not_writable, ("out", "write")),
     "checkpoint of another model": Case(checkpoint_of_another_kind, ("ckpt", "'unet-2d'")),
+    "all-NaN forecast field, named by values": Case(
+        all_nan_forecast_member,
+        ("ens.nc", "'z500' is entirely missing", "member=11", "lead_time=0 days 12:00:00"),
+    ),
+    "reanalysis entry with lead times": Case(
+        reanalysis_with_lead_times, ("ens.nc", "also have ['lead_time']", "ensemble_forecast")
+    ),
+    "variables mapped to a name not in the file": Case(
+        variables_map_to_a_missing_name, ("rean.nc", "maps z500 to 'geopot'", "geopotential")
+    ),
+    "GRIB with two grids": Case(
+        grib_two_grids, ("two.grib", "differ in GRIB key", "filter_by_keys", "one catalog entry")
+    ),
+    "GRIB on a reduced Gaussian grid": Case(
+        grib_reduced_gaussian, ("gauss.grib", "not on a regular latitude/longitude grid")
+    ),
+    "unknown units": Case(unknown_units, ("rean.nc", "furlongs")),
+    "levels not in the data": Case(levels_not_in_the_data, ("rean.nc", "not in the data")),
+    "members not in the data": Case(members_not_in_the_data, ("ens.nc", "not in the data")),
+    "lead times not in the data": Case(lead_times_not_in_the_data, ("ens.nc", "not in the data")),
+    "duplicate reanalysis times": Case(duplicate_times, ("rean.nc", "duplicate time")),
+    "uneven longitudes": Case(uneven_longitudes, ("rean.nc", "not evenly spaced")),
+    "role misspelled": Case(role_misspelled, ("catalog.yaml [rean]", "'reanalyis'")),
+    "format unknown": Case(format_unknown, ("catalog.yaml [rean]", "'hdf'")),
+    "unknown catalog key": Case(unknown_catalog_key, ("catalog.yaml [rean]", "'varaibles'")),
+    "truth not in the catalog": Case(truth_not_in_the_catalog, ("catalog.yaml", "'era5'")),
+    "truth is a forecast": Case(truth_is_a_forecast, ("ens", "'other'", "not reanalysis")),
+    "negative chunk size": Case(negative_chunk_size, ("chunk size must be positive",)),
+    "score: forecast file missing": Case(score_missing_forecast, ("nope.nc", "no such file")),
+    "score: truth is a forecast entry": Case(
+        score_truth_is_a_forecast, ("catalog.yaml", "must name a reanalysis")
+    ),
+    "score: forecast without members": Case(
+        score_forecast_without_members, ("flat.nc", "needs a 'member' dimension")
+    ),
 }
 
 
@@ -270,7 +453,7 @@ def test_bad_input_is_one_clear_error_and_leaves_no_store(name, tmp_path, capsys
 
 
 def test_the_catalogue_is_what_the_closing_note_counts():
-    assert len(CASES) + len(GENERATE_CASES) >= 27
+    assert len(CASES) + len(GENERATE_CASES) >= 50
 
 
 def test_a_bad_input_exits_2_from_the_command_line_without_a_traceback(tmp_path):
@@ -403,3 +586,142 @@ def test_an_unforeseen_failure_is_one_line_naming_it_a_bug(tmp_path, monkeypatch
     assert "please report it" in lines[0] and "--verbose" in lines[0]
     with pytest.raises(RuntimeError, match="no check foresaw"):
         main(["--verbose", *arguments])
+
+
+SCHEDULED = [
+    name for name, case in CASES.items() if case.make.__name__ != "checkpoint_of_another_kind"
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", SCHEDULED)
+def test_the_catalogue_on_a_local_cluster(name, tmp_path, capfd):
+    """The same bad inputs with ``--scheduler local``: still one line on stderr (no cluster
+    log lines), exit status 2, nothing that looks finished."""
+    case = CASES[name]
+    args = [*case.make(tmp_path), "--scheduler", "local"]
+    capfd.readouterr()
+    assert main(args) == 2
+    err = capfd.readouterr().err.strip()
+    assert err.startswith(f"forecast {args[0]}: error: ") and "\n" not in err, err
+    for fragment in case.says:
+        assert fragment in err, f"{fragment!r} not in {err!r}"
+    assert not complete_stores(tmp_path)
+
+
+def environment_without_scheduler() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k != "FORECAST_SCHEDULER"}
+
+
+@pytest.mark.parametrize("command", ["prepare", "score"])
+def test_a_missing_input_starts_no_cluster(command, tmp_path):
+    """With the default scheduler, a missing file is one error line, not a cluster's start
+    and stop logged around it."""
+    if command == "prepare":
+        args = path_does_not_exist(tmp_path)
+    else:
+        args = score_missing_forecast(tmp_path)
+    done = subprocess.run(
+        [sys.executable, "-m", "forecast.cli", *args],
+        capture_output=True,
+        text=True,
+        env=environment_without_scheduler(),
+        timeout=300,
+    )
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "no such file" in lines[0], done.stderr
+
+
+def test_a_bad_catalog_entry_leaves_the_others_usable(tmp_path, capsys):
+    reanalysis(tmp_path)
+    catalog = REANALYSIS + "broken: {role: reanalysis, format: netcdf}\n"
+    assert main(prepare(tmp_path, "rean", catalog)) == 0
+    capsys.readouterr()
+    assert main(prepare(tmp_path, "broken", catalog)) == 2
+    err = capsys.readouterr().err
+    assert "catalog.yaml [broken]: missing 'path'" in err
+
+
+def test_the_truth_regridding_is_said_in_one_line(tmp_path, capsys):
+    path = tmp_path / "rean.nc"
+    synthetic_reanalysis(TIMES, n_lat=19, n_lon=36).to_netcdf(path)
+    forecast(tmp_path)
+    args = [a for a in prepare(tmp_path, "ens", REANALYSIS + FORECAST) if a != "-q"]
+    assert main(args) == 0
+    said = [line for line in capsys.readouterr().out.splitlines() if ": regridding from" in line]
+    assert len(said) == 1, said
+    assert "rean.nc: regridding from 19 x 36 points (10 x 10 degrees)" in said[0]
+    assert (
+        "to the forecast's grid (ens), 10 x 18 points (20 x 20 degrees) (conservative)" in said[0]
+    )
+
+
+def test_a_climatology_from_two_times_has_spread_everywhere(tmp_path, capsys):
+    """Two times two months apart: no day's window holds both, so every day takes the whole
+    record's std, |a - b| / 2 at each point (it was 0: one value per window); a point whose
+    values never change is floored at 1e-3 of the overall std, and prepare says so."""
+    times = pd.DatetimeIndex(["2020-01-01", "2020-03-01"])
+
+    def two_times(ds: xr.Dataset) -> xr.Dataset:
+        ds = synthetic_reanalysis(times, n_lat=10, n_lon=18)
+        ds["geopotential"][:, :, 3, 4] = 5.5e4  # lat 3, lon 4 (-100): prepared lon index 13
+        return ds
+
+    reanalysis(tmp_path, two_times)
+    args = [a for a in prepare(tmp_path, "rean", REANALYSIS) if a != "-q"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    source = xr.open_dataset(tmp_path / "rean.nc")
+    source = source.assign_coords(longitude=source["longitude"] % 360)
+    source = source.sortby(["latitude", "longitude"])
+    store = tmp_path / "out" / "rean.zarr"
+    clim = xr.open_zarr(store, group="climatology", consolidated=False)
+    stats = xr.open_zarr(store, group="stats", consolidated=False)
+    values = source["temperature"].sel(level=500).values
+    expected = np.abs(values[0] - values[1]) / 2
+    std = clim["t500"].sel(statistic="std").values
+    floor_t = np.float32(1e-3) * stats["t500"].sel(statistic="std").values
+    expected = np.maximum(expected, floor_t)
+    np.testing.assert_allclose(std, np.broadcast_to(expected, std.shape), rtol=1e-4)
+    z_std = clim["z500"].sel(statistic="std").values
+    floor = np.float32(1e-3) * stats["z500"].sel(statistic="std").values
+    np.testing.assert_allclose(z_std[:, 6, 13], floor, rtol=1e-6)
+    assert (z_std > 0).all()
+    floored = int((z_std <= floor).sum())  # the constant point, and where |a - b| / 2 is tiny
+    assert floored >= 366
+    assert "z500: the climatology's standard deviation is raised to 0.001" in out
+    assert f"at {floored} of {z_std.size} day-points" in out
+
+
+def test_plot_draws_the_first_variable_by_default(tmp_path, capsys):
+    reanalysis(tmp_path)
+    forecast(tmp_path)
+    catalog = REANALYSIS + FORECAST.replace("[z500, t500]", "[t500]")
+    assert main(prepare(tmp_path, "ens", catalog)) == 0
+    out = tmp_path / "figures"
+    assert main(["plot", "--ensemble", str(tmp_path / "out" / "ens.zarr"), "--out", str(out)]) == 0
+    assert (out / "maps_t500.png").exists()
+
+
+def test_scoring_data_with_missing_values_prints_no_warning(tmp_path):
+    """Missing points (some where every member is missing) in the forecast and the truth:
+    `forecast score` prints its table and nothing on stderr, warnings shown as a user sees
+    them, for a prepared store and against a catalog truth."""
+    from source_formats import with_holes
+
+    reanalysis(tmp_path, lambda ds: with_holes(ds, 0.15, seed=0))
+    forecast(tmp_path, edit=lambda ds: with_holes(ds, 0.15, seed=1))
+    assert main(prepare(tmp_path, "ens", REANALYSIS + FORECAST)) == 0
+    env = {**os.environ, "PYTHONWARNINGS": "default"}
+    store = str(tmp_path / "out" / "ens.zarr")
+    truth = ["--truth", "rean", "--catalog", str(tmp_path / "catalog.yaml")]
+    for extra in ([], truth):
+        done = subprocess.run(
+            [sys.executable, "-m", "forecast.cli", "score", "--forecast", store, *extra,
+             "--out", str(tmp_path / "scores.nc"), "-q"],
+            capture_output=True, text=True, env=env, timeout=300,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        assert done.stderr == "", done.stderr
+        assert "crps" in done.stdout

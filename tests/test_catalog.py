@@ -59,8 +59,9 @@ def test_variables_list_or_mapping(tmp_path):
     ],
 )
 def test_bad_catalogs_say_what_is_wrong(tmp_path, text, message):
+    """A file that is no catalog is refused when loaded; a bad entry when it is used."""
     with pytest.raises(DataError, match=message) as caught:
-        load_catalog(write(tmp_path, text))
+        load_catalog(write(tmp_path, text))["a"]
     assert "catalog.yaml" in str(caught.value)
 
 

@@ -92,7 +92,7 @@ def test_small_local_inputs_compute_on_threads_and_large_or_remote_ones_on_a_clu
     assert local_input_bytes([tmp_path / "a.nc", tmp_path / "store.zarr"]) == 150
     assert local_input_bytes([str(tmp_path / "*.nc")]) == 100
     assert local_input_bytes(["gs://bucket/era5.zarr"]) is None
-    assert local_input_bytes([tmp_path / "missing.nc"]) is None
+    assert local_input_bytes([tmp_path / "missing.nc", tmp_path / "a.nc"]) == 100
     assert default_scheduler(150) == "threads"
     assert default_scheduler(SMALL_INPUT_BYTES) == "local"
     assert default_scheduler(None) == "local"

@@ -15,7 +15,7 @@ import properscoring
 import pytest
 import xarray as xr
 from conftest import synthetic_reanalysis
-from source_formats import VARIANTS, expected_field, write_source
+from source_formats import VARIANTS, expected_field, with_holes, write_source
 
 from pipelines.grid import cell_area_weights
 from pipelines.store import open_complete
@@ -29,18 +29,6 @@ def run_cli(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "forecast.cli", *args], capture_output=True, text=True, env=env
     )
-
-
-def with_holes(ds: xr.Dataset) -> xr.Dataset:
-    """Missing points (never a whole field), as land-masked or gappy sources have."""
-    rng = np.random.default_rng(5)
-    out = ds.copy(deep=True)
-    for name in out.data_vars:
-        values = out[name].values
-        holes = rng.random(values.shape) < 0.1
-        holes[..., 0, 0] = False
-        values[holes] = np.nan
-    return out
 
 
 @pytest.mark.parametrize("variant", sorted(VARIANTS))

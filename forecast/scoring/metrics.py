@@ -82,11 +82,12 @@ def ensemble_summary(
       the mean of an infinite ensemble would have.
     """
     forecast = _members_whole(forecast, member_dim)
-    mean = forecast.mean(member_dim)
     count = forecast.notnull().sum(member_dim)
-    variance = forecast.var(member_dim, ddof=1)
-    error2 = (mean - truth) ** 2
+    # a point with no (or one) valid member has no mean (spread): NaN, and no 0/0 warning
     m = count.where(count > 0)
+    mean = forecast.sum(member_dim) / m
+    variance = ((forecast - mean) ** 2).sum(member_dim) / (count - 1).where(count > 1)
+    error2 = (mean - truth) ** 2
     parts = {
         "crps": crps(forecast, truth, member_dim=member_dim, estimator="fair"),
         "crps_nrg": crps(forecast, truth, member_dim=member_dim, estimator="nrg"),
