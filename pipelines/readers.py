@@ -214,7 +214,15 @@ def read_world(entry: Entry, progress: bool = True) -> xr.Dataset:
 
 def _combine(datasets: list[xr.Dataset], entry: Entry) -> xr.Dataset:
     try:
-        return xr.combine_by_coords(datasets, combine_attrs="drop_conflicts")
+        # xarray's present defaults, named: they are about to change (a FutureWarning says so)
+        return xr.combine_by_coords(
+            datasets,
+            compat="no_conflicts",
+            data_vars="all",
+            coords="different",
+            join="outer",
+            combine_attrs="drop_conflicts",
+        )
     except Exception as error:
         raise DataError(f"the files do not combine into one dataset: {error}", entry.path) from None
 
@@ -241,6 +249,15 @@ def _time_axes(ds: xr.Dataset, role: str, source: str) -> xr.Dataset:
     if role == "ensemble_forecast":
         if "time" in ds.coords and "init_time" not in ds.coords:
             ds = ds.rename(time="init_time")
+        if "init_time" in ds.coords and ds["init_time"].dims not in ((), ("init_time",)):
+            starts = ds["init_time"].to_series().drop_duplicates().sort_values()
+            raise DataError(
+                "its members start at different times (a time-lagged ensemble: init times "
+                f"{', '.join(np.datetime_as_string(starts.values, unit='m'))} vary along "
+                f"{list(ds['init_time'].dims)}); make one catalog entry per init time, or "
+                "give files in which every member has every init time",
+                source,
+            )
         for name in ("init_time", "lead_time"):
             if name in ds.coords and name not in ds.dims:
                 ds = ds.expand_dims(name)

@@ -259,6 +259,46 @@ def grib_reduced_gaussian(folder: Path) -> list[str]:
     return prepare(folder, "gg", "gg: {role: reanalysis, format: grib, path: gauss.grib}\n")
 
 
+def grib_ensemble(path: Path, init: pd.Timestamp, members: list[int], steps_h: list[int]) -> None:
+    """An ensemble forecast as ECMWF writes it: GRIB2 template 4.1 (member number), steps in h."""
+    import eccodes
+
+    rng = np.random.default_rng(init.hour + members[0])
+    with open(path, "wb") as out:
+        for member in members:
+            for step in steps_h:
+                handle = eccodes.codes_grib_new_from_samples("regular_ll_pl_grib2")
+                keys = {
+                    "Ni": 18, "Nj": 10, "latitudeOfFirstGridPointInDegrees": 90.0,
+                    "latitudeOfLastGridPointInDegrees": -90.0,
+                    "longitudeOfFirstGridPointInDegrees": 0.0,
+                    "longitudeOfLastGridPointInDegrees": 340.0,
+                    "iDirectionIncrementInDegrees": 20.0, "jDirectionIncrementInDegrees": 20.0,
+                    "jScansPositively": 0, "dataDate": int(init.strftime("%Y%m%d")),
+                    "dataTime": int(init.strftime("%H%M")), "typeOfLevel": "isobaricInhPa",
+                    "level": 500, "shortName": "t", "productDefinitionTemplateNumber": 1,
+                    "perturbationNumber": member, "numberOfForecastsInEnsemble": 4,
+                    "typeOfEnsembleForecast": 3, "indicatorOfUnitOfTimeRange": 1,
+                    "forecastTime": step,
+                }  # fmt: skip
+                for key, value in keys.items():
+                    eccodes.codes_set(handle, key, value)
+                eccodes.codes_set_values(handle, rng.standard_normal(180) + 260.0)
+                eccodes.codes_write(handle, out)
+                eccodes.codes_release(handle)
+
+
+def grib_time_lagged(folder: Path) -> list[str]:
+    """A time-lagged ensemble: members 0-1 from the 00 UTC run, 2-3 from the 06 UTC run, in
+    two files of one glob: the files combine with an init time per member, which the
+    project's (init_time, lead_time, member) layout cannot hold (it crashed before)."""
+    reanalysis(folder)
+    grib_ensemble(folder / "lag_00.grib", TIMES[0], [0, 1], [0, 6, 12])
+    grib_ensemble(folder / "lag_06.grib", TIMES[1], [2, 3], [0, 6, 12])
+    entry = "lag: {role: ensemble_forecast, format: grib, path: 'lag_*.grib', truth: rean}\n"
+    return prepare(folder, "lag", REANALYSIS + entry)
+
+
 def unknown_units(folder: Path) -> list[str]:
     def furlongs(ds: xr.Dataset) -> xr.Dataset:
         ds["temperature"].attrs["units"] = "furlongs"
@@ -412,6 +452,10 @@ CASES = {
     ),
     "GRIB on a reduced Gaussian grid": Case(
         grib_reduced_gaussian, ("gauss.grib", "not on a regular latitude/longitude grid")
+    ),
+    "GRIB time-lagged members": Case(
+        grib_time_lagged,
+        ("lag_*.grib", "time-lagged", "2020-01-01T00:00, 2020-01-01T06:00", "one catalog entry"),
     ),
     "unknown units": Case(unknown_units, ("rean.nc", "furlongs")),
     "levels not in the data": Case(levels_not_in_the_data, ("rean.nc", "not in the data")),
