@@ -5,8 +5,8 @@ remains the reference and the torch path; this is only its fast path on the CPU.
 
 Why runs: numpy's ``np.sort`` sorts a row of up to 256 64-bit values (512 32-bit ones)
 with a vectorised sorting network, about 2 ns a member on AVX-512, but sorts longer rows
-with a partitioning quicksort that is 3-10 times slower per member on some CPUs (12 ns
-at M = 512 and 26 ns at M = 2048 for float64 on AMD Zen 4, whose compress-store
+with a partitioning quicksort that is 3-10 times slower per member on some CPUs (10-12 ns
+at M = 512 and 19-26 ns at M = 2048 for float64 on AMD Zen 4, whose compress-store
 instruction is slow; see benchmarks/RESULTS.md). So each row is cut into runs of that
 length (NaN members and the padding of the last run become +inf, which sorts last, and
 every run is followed by one +inf sentinel), numpy sorts every run in one call, and
