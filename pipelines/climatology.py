@@ -10,8 +10,8 @@ pooled over years (and members, for an ensemble reanalysis)::
 with a per-point shift c (a value of the data) for precision. Smoothing the raw moments
 (not the daily means) weights every sample equally. The normalisation statistics come
 from the same sums, so one pass over the data gives both.
-Where a record is too short for a day's window to hold any data, the statistics
-of the whole record are used instead, so a few days of data still give a usable
+Where a record is too short for a day's window to hold ``MIN_WINDOW_SAMPLES`` values, the
+statistics of the whole record are used instead, so a few days of data still give a usable
 (flat) climatology.
 """
 
@@ -26,7 +26,7 @@ import xarray as xr
 from .grid import cell_area_weights
 
 DAYS = np.arange(1, 367)
-MIN_WINDOW_SAMPLES = 2
+MIN_WINDOW_SAMPLES = 10  # fewer values in a day's window give no usable spread
 STD_FLOOR = 1e-3  # of the variable's overall standard deviation
 # Object dtype: stored as a variable-length string, which zarr v3 specifies.
 STATISTICS = np.array(["mean", "std"], dtype=object)
@@ -65,7 +65,8 @@ def climatology_from_moments(
 
     Raw moments (not daily means) are summed over the circular window, so every sample
     weighs the same; days whose window holds fewer than ``MIN_WINDOW_SAMPLES`` values take
-    the whole record's statistics (one value has no spread). A standard deviation below
+    the whole record's statistics (one value has no spread, and a few, at the edge of a
+    record, a spread that means little). A standard deviation below
     :func:`std_floor` (a point whose values never change) is raised to it, so that
     standardised anomalies stay finite; :func:`floored_points` counts such points.
     """
