@@ -28,6 +28,7 @@ from .grid import cell_area_weights
 DAYS = np.arange(1, 367)
 MIN_WINDOW_SAMPLES = 10  # fewer values in a day's window give no usable spread
 STD_FLOOR = 1e-3  # of the variable's overall standard deviation
+FLOORED_ATTR = "std_floored_points"  # per variable: day-points raised to the floor
 # Object dtype: stored as a variable-length string, which zarr v3 specifies.
 STATISTICS = np.array(["mean", "std"], dtype=object)
 MOMENTS = np.array(["count", "sum", "sum_squares"], dtype=object)
@@ -59,7 +60,10 @@ def day_moments(ds: xr.Dataset) -> DayMoments:
 
 
 def climatology_from_moments(
-    moments: DayMoments, half_window: int = 15, attrs: dict[str, dict] | None = None
+    moments: DayMoments,
+    half_window: int = 15,
+    attrs: dict[str, dict] | None = None,
+    stats: xr.Dataset | None = None,
 ) -> xr.Dataset:
     """Day-of-year mean and standard deviation: dims (statistic, dayofyear, lat, lon).
 
@@ -68,7 +72,8 @@ def climatology_from_moments(
     the whole record's statistics (one value has no spread, and a few, at the edge of a
     record, a spread that means little). A standard deviation below
     :func:`std_floor` (a point whose values never change) is raised to it, so that
-    standardised anomalies stay finite; :func:`floored_points` counts such points.
+    standardised anomalies stay finite; :func:`count_floored` records where. ``stats``:
+    :func:`stats_from_moments` of the same moments, when the caller has it already.
     """
     smoothed = moments.sums.map(lambda da: da.copy(data=_window_sums(da, half_window)))
     mean_shifted, variance = _mean_and_variance(smoothed)
@@ -76,7 +81,7 @@ def climatology_from_moments(
     has_data = smoothed.sel(moment="count", drop=True) >= MIN_WINDOW_SAMPLES
     mean = moments.shift + mean_shifted.where(has_data, whole_mean)
     std = np.sqrt(variance.where(has_data, whole_variance))
-    floor = std_floor(stats_from_moments(moments))
+    floor = std_floor(stats if stats is not None else stats_from_moments(moments))
     std = std.where(std.isnull() | (std >= floor), floor)
     clim = xr.concat([mean, std], dim=xr.DataArray(STATISTICS, dims="statistic", name="statistic"))
     clim = clim.astype(np.float32).transpose("statistic", "dayofyear", "lat", "lon")
@@ -92,11 +97,14 @@ def std_floor(stats: xr.Dataset) -> xr.Dataset:
     return (STD_FLOOR * stats.sel(statistic="std", drop=True)).astype(np.float32)
 
 
-def floored_points(clim: xr.Dataset, stats: xr.Dataset) -> dict[str, int]:
-    """Per variable, the climatology's values whose standard deviation was raised to the floor."""
+def count_floored(clim: xr.Dataset, stats: xr.Dataset) -> xr.Dataset:
+    """Record in each variable's attributes (``FLOORED_ATTR``) how many of the (loaded)
+    climatology's day-points have their standard deviation raised to the floor."""
     floor = std_floor(stats)
     std = clim.sel(statistic="std", drop=True)
-    return {str(n): int((std[n] <= floor[n]).sum()) for n in clim.data_vars}
+    for name in clim.data_vars:
+        clim[name].attrs[FLOORED_ATTR] = int((std[name] <= floor[name]).sum())
+    return clim
 
 
 def stats_from_moments(moments: DayMoments) -> xr.Dataset:
@@ -123,9 +131,10 @@ def statistics_groups(ds: xr.Dataset, half_window: int = 15) -> dict[str, xr.Dat
     """The ``climatology`` and ``stats`` groups of a prepared store, lazy, sharing one pass."""
     moments = day_moments(ds)
     attrs = {name: dict(da.attrs) for name, da in ds.data_vars.items()}
+    stats = stats_from_moments(moments)
     return {
-        "climatology": climatology_from_moments(moments, half_window, attrs),
-        "stats": stats_from_moments(moments),
+        "climatology": climatology_from_moments(moments, half_window, attrs, stats),
+        "stats": stats,
     }
 
 

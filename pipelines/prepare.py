@@ -26,12 +26,12 @@ import xarray as xr
 
 from .align import truth_at_valid_time
 from .catalog import Catalog, Entry
-from .climatology import STD_FLOOR, floored_points, statistics_groups
+from .climatology import FLOORED_ATTR, STD_FLOOR, count_floored, statistics_groups
 from .errors import DataError
 from .grid import regular_grid
 from .readers import open_entry
 from .regrid import regrid_conservative
-from .store import Derived, fingerprint, write_store
+from .store import Derived, fingerprint, load_together, write_store
 
 log = logging.getLogger(__name__)
 STORE_VERSION = 1
@@ -149,6 +149,12 @@ def prepare_entry(
             ds.attrs.setdefault("source", entry.path if group == "" else truth_source)
         return groups
 
+    def derive_and_count(stored: xr.Dataset) -> dict[str, xr.Dataset]:
+        # loaded here (the store would load them next) to count the floored points as well
+        made = load_together(label(derive(stored)), "groups climatology, stats")
+        count_floored(made["climatology"], made["stats"])
+        return made
+
     store = write_store(
         path,
         label(groups),
@@ -159,17 +165,15 @@ def prepare_entry(
         description=name,
         check=refuse_empty_fields,
         chunk_bytes=chunk_bytes,
-        derived=lambda stored: label(derive(stored)),
+        derived=derive_and_count,
     )
-    if progress:
-        clim, stats = (
-            xr.open_zarr(store, group=g, consolidated=False) for g in ("climatology", "stats")
-        )
-        for variable, count in floored_points(clim, stats).items():
-            if count:
+    if progress:  # from the attributes: no data read again
+        clim = xr.open_zarr(store, group="climatology", consolidated=False)
+        for variable, da in clim.data_vars.items():
+            if count := da.attrs.get(FLOORED_ATTR, 0):
                 print(
                     f"{name}: {variable}: the climatology's standard deviation is raised to "
-                    f"{STD_FLOOR:g} of the overall one at {count} of {clim[variable].size // 2} "
+                    f"{STD_FLOOR:g} of the overall one at {count} of {da.size // 2} "
                     "day-points (values that hardly change there)"
                 )
     return store

@@ -400,7 +400,7 @@ def _write_derived(
     made = derived(xr.open_zarr(partial, consolidated=False))
     if any(not name or outer in ds.dims for name, ds in made.items()):
         raise ValueError(f"derived groups must be named and lack {outer!r}: {sorted(made)}")
-    for name, ds in _load_together(made, f"groups {', '.join(made)}").items():
+    for name, ds in load_together(made, f"groups {', '.join(made)}").items():
         # A write killed half-way leaves some arrays: start afresh.
         shutil.rmtree(partial / name, ignore_errors=True)
         project_encoding(ds).to_zarr(
@@ -421,11 +421,12 @@ def _stored_chunk(partial: Path, group: str, dim: str) -> int:
 
 def _load(block: xr.Dataset, where: str) -> xr.Dataset:
     """Read one block; a source that fails to decode is a :class:`DataError` naming it."""
-    return _load_together({"": block}, where)[""]
+    return load_together({"": block}, where)[""]
 
 
-def _load_together(blocks: dict[str, xr.Dataset], where: str) -> dict[str, xr.Dataset]:
-    """Read datasets in one computation, so inputs they share are read once (see _load)."""
+def load_together(blocks: dict[str, xr.Dataset], where: str) -> dict[str, xr.Dataset]:
+    """Read datasets in one computation, so inputs they share are read once (see _load);
+    datasets already in memory pass through at no cost."""
     try:
         computed = dask.compute(*blocks.values())
         return {name: ds.load() for name, ds in zip(blocks, computed, strict=True)}
@@ -467,20 +468,11 @@ def _write_blocks(
             # Loaded first: numpy writes cannot race on a shared zarr chunk.
             piece = _load(blockwise.isel(region), f"{outer} {start}")
             if check is not None:  # with every coordinate, so that errors can name values
-                check(piece.assign_coords(_coords_of(ds, region, piece)))
+                check(piece.assign_coords(ds.isel(region).coords))
             project_encoding(piece).to_zarr(
                 partial, group=_zarr_group(group), region=region, consolidated=False, zarr_format=3
             )
         record(start)
-
-
-def _coords_of(ds: xr.Dataset, region: dict[str, slice], piece: xr.Dataset) -> dict:
-    """The coordinates of ``ds`` at ``region`` that ``piece`` lacks."""
-    return {
-        name: coord.isel({d: s for d, s in region.items() if d in coord.dims})
-        for name, coord in ds.coords.items()
-        if name not in piece.coords and set(coord.dims) <= set(piece.dims)
-    }
 
 
 def _parts(partial: Path, group: str, outer: str, blockwise: xr.Dataset) -> list[dict[str, slice]]:

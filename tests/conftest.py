@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +20,19 @@ os.environ.setdefault("FORECAST_SCHEDULER", "threads")
 DATA = Path(__file__).parent / "data"
 ERA5_GRIB = DATA / "era5-levels-members.grib"
 CORRUPTED_GRIB = DATA / "era5-levels-corrupted.grib"
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """``forecast ARGS`` as a user runs it: a new process with its own stderr, on which every
+    warning is shown (``PYTHONWARNINGS=default``); ``env`` replaces this process's."""
+    env = {**(os.environ if env is None else env), "PYTHONWARNINGS": "default"}
+    return subprocess.run(
+        [sys.executable, "-m", "forecast.cli", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
 
 
 def synthetic_reanalysis(

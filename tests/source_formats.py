@@ -74,9 +74,8 @@ def write_source(ds: xr.Dataset, folder: Path, variant: str) -> tuple[Path, xr.D
         write_grib(stored, path)
         return path, stored
     if variant == "netcdf-packed":
-        stored = _packed(ds)
         ds.to_netcdf(path, encoding={name: _packing(ds[name]) for name in ds.data_vars})
-        return path, stored
+        return path, _unpacked(ds, path)
     if spec.format == "netcdf":
         encoding = {"zlib": True, "complevel": 4} if variant == "netcdf-zlib" else {}
         ds.to_netcdf(path, encoding=_per_variable(ds, encoding))
@@ -120,14 +119,17 @@ def _packing(da: xr.DataArray) -> dict[str, Any]:
     }
 
 
-def _packed(ds: xr.Dataset) -> xr.Dataset:
-    """What an int16-packed netCDF variable holds: x rounded to the packing step."""
+def _unpacked(ds: xr.Dataset, path: Path) -> xr.Dataset:
+    """What an int16-packed netCDF file holds, from its raw codes: q scale + offset, NaN
+    where q is the fill value (the codes as written, not xarray's decoding of them)."""
     out = ds.copy()
-    for name, da in ds.data_vars.items():
-        packing = _packing(da)
-        scale, offset = packing["scale_factor"], packing["add_offset"]
-        codes = np.round((da.values.astype("f8") - offset) / scale)
-        out[name] = da.copy(data=codes * scale + offset)
+    with xr.open_dataset(path, mask_and_scale=False) as raw:
+        for name in ds.data_vars:
+            codes = raw[name].values.astype("f8")
+            scale, offset = raw[name].attrs["scale_factor"], raw[name].attrs["add_offset"]
+            unpacked = codes * scale + offset
+            unpacked[raw[name].values == raw[name].attrs["_FillValue"]] = np.nan
+            out[name] = ds[name].copy(data=unpacked)
     return out
 
 
@@ -161,6 +163,21 @@ def _in_kelvin(ds: xr.Dataset) -> xr.Dataset:
     return out
 
 
+def regular_grid_keys(lat: np.ndarray, lon: np.ndarray) -> dict[str, Any]:
+    """ecCodes keys of a regular lat/lon grid (GRIB2: longitudes 0..360, ascending)."""
+    return {
+        "Ni": lon.size,
+        "Nj": lat.size,
+        "latitudeOfFirstGridPointInDegrees": float(lat[0]),
+        "latitudeOfLastGridPointInDegrees": float(lat[-1]),
+        "longitudeOfFirstGridPointInDegrees": float(lon[0]),
+        "longitudeOfLastGridPointInDegrees": float(lon[-1]),
+        "iDirectionIncrementInDegrees": float(lon[1] - lon[0]),
+        "jDirectionIncrementInDegrees": float(abs(lat[1] - lat[0])),
+        "jScansPositively": int(lat[1] > lat[0]),
+    }
+
+
 def write_grib(ds: xr.Dataset, path: Path) -> None:
     """GRIB2 on a regular lat/lon grid (longitudes 0..360 ascending, as GRIB2 has them),
     32-bit IEEE values so nothing is lost, NaN as a bitmap of missing points."""
@@ -176,15 +193,7 @@ def write_grib(ds: xr.Dataset, path: Path) -> None:
                     handle = eccodes.codes_grib_new_from_samples("regular_ll_pl_grib2")
                     stamp = np.datetime_as_string(time, unit="m")
                     keys = {
-                        "Ni": lon.size,
-                        "Nj": lat.size,
-                        "latitudeOfFirstGridPointInDegrees": float(lat[0]),
-                        "latitudeOfLastGridPointInDegrees": float(lat[-1]),
-                        "longitudeOfFirstGridPointInDegrees": float(lon[0]),
-                        "longitudeOfLastGridPointInDegrees": float(lon[-1]),
-                        "iDirectionIncrementInDegrees": float(lon[1] - lon[0]),
-                        "jDirectionIncrementInDegrees": float(abs(lat[1] - lat[0])),
-                        "jScansPositively": int(lat[1] > lat[0]),
+                        **regular_grid_keys(lat, lon),
                         "dataDate": int(stamp[:10].replace("-", "")),
                         "dataTime": int(stamp[11:].replace(":", "")),
                         "typeOfLevel": "isobaricInhPa",

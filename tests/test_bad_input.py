@@ -10,8 +10,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +18,13 @@ import numpy as np
 import pandas as pd
 import pytest
 import xarray as xr
-from conftest import CORRUPTED_GRIB, ERA5_GRIB, synthetic_forecast, synthetic_reanalysis
+from conftest import (
+    CORRUPTED_GRIB,
+    ERA5_GRIB,
+    run_cli,
+    synthetic_forecast,
+    synthetic_reanalysis,
+)
 
 from forecast.cli import main
 from pipelines.lexicon import STANDARD_GRAVITY
@@ -262,6 +266,7 @@ def grib_reduced_gaussian(folder: Path) -> list[str]:
 def grib_ensemble(path: Path, init: pd.Timestamp, members: list[int], steps_h: list[int]) -> None:
     """An ensemble forecast as ECMWF writes it: GRIB2 template 4.1 (member number), steps in h."""
     import eccodes
+    from source_formats import regular_grid_keys
 
     rng = np.random.default_rng(init.hour + members[0])
     with open(path, "wb") as out:
@@ -269,12 +274,8 @@ def grib_ensemble(path: Path, init: pd.Timestamp, members: list[int], steps_h: l
             for step in steps_h:
                 handle = eccodes.codes_grib_new_from_samples("regular_ll_pl_grib2")
                 keys = {
-                    "Ni": 18, "Nj": 10, "latitudeOfFirstGridPointInDegrees": 90.0,
-                    "latitudeOfLastGridPointInDegrees": -90.0,
-                    "longitudeOfFirstGridPointInDegrees": 0.0,
-                    "longitudeOfLastGridPointInDegrees": 340.0,
-                    "iDirectionIncrementInDegrees": 20.0, "jDirectionIncrementInDegrees": 20.0,
-                    "jScansPositively": 0, "dataDate": int(init.strftime("%Y%m%d")),
+                    **regular_grid_keys(np.linspace(90, -90, 10), np.arange(0, 360, 20.0)),
+                    "dataDate": int(init.strftime("%Y%m%d")),
                     "dataTime": int(init.strftime("%H%M")), "typeOfLevel": "isobaricInhPa",
                     "level": 500, "shortName": "t", "productDefinitionTemplateNumber": 1,
                     "perturbationNumber": member, "numberOfForecastsInEnsemble": 4,
@@ -502,9 +503,7 @@ def test_the_catalogue_is_what_the_closing_note_counts():
 
 def test_a_bad_input_exits_2_from_the_command_line_without_a_traceback(tmp_path):
     args = all_nan_field(tmp_path)
-    done = subprocess.run(
-        [sys.executable, "-m", "forecast.cli", *args], capture_output=True, text=True, timeout=300
-    )
+    done = run_cli(*args)
     assert done.returncode == 2, done.stderr
     assert "Traceback" not in done.stderr and "entirely missing" in done.stderr
 
@@ -665,13 +664,7 @@ def test_a_missing_input_starts_no_cluster(command, tmp_path):
         args = path_does_not_exist(tmp_path)
     else:
         args = score_missing_forecast(tmp_path)
-    done = subprocess.run(
-        [sys.executable, "-m", "forecast.cli", *args],
-        capture_output=True,
-        text=True,
-        env=environment_without_scheduler(),
-        timeout=300,
-    )
+    done = run_cli(*args, env=environment_without_scheduler())
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and "no such file" in lines[0], done.stderr
@@ -757,15 +750,10 @@ def test_scoring_data_with_missing_values_prints_no_warning(tmp_path):
     reanalysis(tmp_path, lambda ds: with_holes(ds, 0.15, seed=0))
     forecast(tmp_path, edit=lambda ds: with_holes(ds, 0.15, seed=1))
     assert main(prepare(tmp_path, "ens", REANALYSIS + FORECAST)) == 0
-    env = {**os.environ, "PYTHONWARNINGS": "default"}
     store = str(tmp_path / "out" / "ens.zarr")
     truth = ["--truth", "rean", "--catalog", str(tmp_path / "catalog.yaml")]
     for extra in ([], truth):
-        done = subprocess.run(
-            [sys.executable, "-m", "forecast.cli", "score", "--forecast", store, *extra,
-             "--out", str(tmp_path / "scores.nc"), "-q"],
-            capture_output=True, text=True, env=env, timeout=300,
-        )  # fmt: skip
+        done = run_cli("score", "--forecast", store, *extra, "--out", str(tmp_path / "s.nc"), "-q")
         assert done.returncode == 0, done.stderr
         assert done.stderr == "", done.stderr
         assert "crps" in done.stdout

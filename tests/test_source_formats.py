@@ -3,9 +3,6 @@ ERA5 in WeatherBench2's exact layout (zarr v2, consolidated, Blosc) prepares and
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numcodecs
@@ -14,21 +11,13 @@ import pandas as pd
 import properscoring
 import pytest
 import xarray as xr
-from conftest import synthetic_reanalysis
+from conftest import run_cli, synthetic_reanalysis
 from source_formats import VARIANTS, expected_field, with_holes, write_source
 
 from pipelines.grid import cell_area_weights
 from pipelines.store import open_complete
 
 TIMES = pd.date_range("2020-01-01", periods=6, freq="6h")
-
-
-def run_cli(*args: str) -> subprocess.CompletedProcess:
-    """``forecast ARGS`` as a user runs it: a new process, its own stderr."""
-    env = {**os.environ, "PYTHONWARNINGS": "default"}  # show every warning a user would see
-    return subprocess.run(
-        [sys.executable, "-m", "forecast.cli", *args], capture_output=True, text=True, env=env
-    )
 
 
 @pytest.mark.parametrize("variant", sorted(VARIANTS))

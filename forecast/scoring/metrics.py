@@ -82,12 +82,17 @@ def ensemble_summary(
       the mean of an infinite ensemble would have.
     """
     forecast = _members_whole(forecast, member_dim)
-    count = forecast.notnull().sum(member_dim)
-    # a point with no (or one) valid member has no mean (spread): NaN, and no 0/0 warning
-    m = count.where(count > 0)
-    mean = forecast.sum(member_dim) / m
-    variance = ((forecast - mean) ** 2).sum(member_dim) / (count - 1).where(count > 1)
+    # NaN where a point has no (or one) valid member, without a 0/0 warning
+    mean, variance, count = xr.apply_ufunc(
+        kernels.ensemble_moments,
+        forecast,
+        input_core_dims=[[member_dim]],
+        output_core_dims=[[], [], []],
+        dask="parallelized",
+        output_dtypes=[float, float, int],
+    )
     error2 = (mean - truth) ** 2
+    m = count.where(count > 0)
     parts = {
         "crps": crps(forecast, truth, member_dim=member_dim, estimator="fair"),
         "crps_nrg": crps(forecast, truth, member_dim=member_dim, estimator="nrg"),

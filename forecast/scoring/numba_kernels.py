@@ -72,14 +72,19 @@ def _fill_runs(forecast, run, block, lengths, bad):  # pragma: no cover - compil
 
 
 @njit(nogil=True, cache=True, inline="always")
+def _next(src, i, j):  # pragma: no cover - compiled
+    """One merge step over two sorted runs at src[i:], src[j:] (each ended by +inf): the
+    smaller head, and where the two runs continue. Branch-free: the choice is data."""
+    va = src[i]
+    vb = src[j]
+    take_b = vb < va
+    return (vb if take_b else va), i + 1 - take_b, j + take_b
+
+
+@njit(nogil=True, cache=True, inline="always")
 def _merge_tail(src, dst, i, j, k, steps):  # pragma: no cover - compiled
     for _ in range(steps):
-        va = src[i]
-        vb = src[j]
-        take_b = vb < va
-        dst[k] = vb if take_b else va
-        j += take_b
-        i += 1 - take_b
+        dst[k], i, j = _next(src, i, j)
         k += 1
 
 
@@ -95,34 +100,14 @@ def _merge_tasks(src, dst, a, la, b, lb, span):  # pragma: no cover - compiled
         i3, j3, n3 = a[t + 3], b[t + 3], la[t + 3] + lb[t + 3]
         k0, k1, k2, k3 = i0, i1, i2, i3
         steps = min(min(n0, n1), min(n2, n3))
-        for _ in range(steps):
-            va = src[i0]
-            vb = src[j0]
-            t0 = vb < va
-            dst[k0] = vb if t0 else va
-            j0 += t0
-            i0 += 1 - t0
+        for _ in range(steps):  # four independent chains, in registers
+            dst[k0], i0, j0 = _next(src, i0, j0)
+            dst[k1], i1, j1 = _next(src, i1, j1)
+            dst[k2], i2, j2 = _next(src, i2, j2)
+            dst[k3], i3, j3 = _next(src, i3, j3)
             k0 += 1
-            va = src[i1]
-            vb = src[j1]
-            t1 = vb < va
-            dst[k1] = vb if t1 else va
-            j1 += t1
-            i1 += 1 - t1
             k1 += 1
-            va = src[i2]
-            vb = src[j2]
-            t2 = vb < va
-            dst[k2] = vb if t2 else va
-            j2 += t2
-            i2 += 1 - t2
             k2 += 1
-            va = src[i3]
-            vb = src[j3]
-            t3 = vb < va
-            dst[k3] = vb if t3 else va
-            j3 += t3
-            i3 += 1 - t3
             k3 += 1
         _merge_tail(src, dst, i0, j0, k0, n0 - steps)
         _merge_tail(src, dst, i1, j1, k1, n1 - steps)
@@ -137,12 +122,8 @@ def _merge_tasks(src, dst, a, la, b, lb, span):  # pragma: no cover - compiled
 @njit(nogil=True, cache=True, inline="always")
 def _walk_tail(src, i, j, steps, y, skill, spread, weight):  # pragma: no cover - compiled
     for _ in range(steps):
-        va = src[i]
-        vb = src[j]
-        take_b = vb < va
-        x = np.float64(vb if take_b else va) - y
-        j += take_b
-        i += 1 - take_b
+        value, i, j = _next(src, i, j)
+        x = np.float64(value) - y
         skill += abs(x)
         spread += weight * x
         weight += 2.0
@@ -167,31 +148,15 @@ def _walk_rows(src, rows, a, b, m, y, skill, spread):  # pragma: no cover - comp
         i3, j3, y3, w3 = a[p3], b[p3], y[p3], 1.0 - m[p3]
         s0 = d0 = s1 = d1 = s2 = d2 = s3 = d3 = 0.0
         steps = min(min(m[p0], m[p1]), min(m[p2], m[p3]))
-        for _ in range(steps):
-            va = src[i0]
-            vb = src[j0]
-            t0 = vb < va
-            x0 = np.float64(vb if t0 else va) - y0
-            j0 += t0
-            i0 += 1 - t0
-            va = src[i1]
-            vb = src[j1]
-            t1 = vb < va
-            x1 = np.float64(vb if t1 else va) - y1
-            j1 += t1
-            i1 += 1 - t1
-            va = src[i2]
-            vb = src[j2]
-            t2 = vb < va
-            x2 = np.float64(vb if t2 else va) - y2
-            j2 += t2
-            i2 += 1 - t2
-            va = src[i3]
-            vb = src[j3]
-            t3 = vb < va
-            x3 = np.float64(vb if t3 else va) - y3
-            j3 += t3
-            i3 += 1 - t3
+        for _ in range(steps):  # four independent chains, in registers
+            v0, i0, j0 = _next(src, i0, j0)
+            v1, i1, j1 = _next(src, i1, j1)
+            v2, i2, j2 = _next(src, i2, j2)
+            v3, i3, j3 = _next(src, i3, j3)
+            x0 = np.float64(v0) - y0
+            x1 = np.float64(v1) - y1
+            x2 = np.float64(v2) - y2
+            x3 = np.float64(v3) - y3
             s0 += abs(x0)
             d0 += w0 * x0
             w0 += 2.0
