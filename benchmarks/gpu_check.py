@@ -23,14 +23,15 @@ import time
 import torch
 
 from forecast.diffusion.sampler import dpm_solver_2m_sample
-from forecast.train import budget_config, build_model
+from forecast.registry import model_kind
+from forecast.train import budget_config
 
 GRIDS = {"1deg": (180, 360), "0.25deg": (720, 1440)}
 
 
 def quick_model() -> torch.nn.Module:
     """SEEDS-GEE with the quick budget's architecture for 4 variables (random weights)."""
-    return build_model("seeds-gee", 4, budget_config("seeds-gee", "quick"))[0]
+    return model_kind("seeds-gee").build(4, budget_config("seeds-gee", "quick").architecture)[0]
 
 
 def check_gaussian_sampler(device: str) -> str:

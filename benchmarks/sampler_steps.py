@@ -45,7 +45,7 @@ def main() -> None:
             args.checkpoint,
             args.source,
             args.out / f"steps-{steps}.zarr",
-            members=args.members,
+            n_members=args.members,
             inits=inits,
             leads=args.leads.split(","),
             steps=steps,

@@ -56,8 +56,8 @@ def main() -> None:
         args.checkpoint,
         args.source,
         args.out / "ensemble.zarr",
-        members=args.members,
-        seeds=args.seeds,
+        n_members=args.members,
+        n_seeds=args.seeds,
         inits=inits,
         leads=leads,
     )

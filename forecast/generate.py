@@ -17,24 +17,25 @@ from pathlib import Path
 import dask
 import dask.array as dask_array
 import numpy as np
-import pandas as pd
 import torch
 import xarray as xr
 
 from pipelines import lexicon
-from pipelines.errors import DataError
+from pipelines.errors import ConfigError, DataError
+from pipelines.leads import lead_indices
 from pipelines.store import fingerprint, write_store
 
+from .checkpoint import load_checkpoint
 from .distributed import torch_ranks
-from .samples import AnomalyEnsemble, ResidualScale, seed_condition
-from .train import load_checkpoint
+from .registry import GenerativeModel
+from .samples import AnomalyEnsemble, seed_condition
 
 
 def generate_init(
-    model: torch.nn.Module,
-    seeds: np.ndarray,
+    model: GenerativeModel,
+    seed_fields: np.ndarray,
     lead_days: np.ndarray,
-    members: int,
+    n_members: int,
     *,
     steps: int | None,
     batch_size: int,
@@ -42,16 +43,16 @@ def generate_init(
     scale: np.ndarray,
     device: str = "cpu",
 ) -> np.ndarray:
-    """Anomalies (lead, member, var, lat, lon) for one init time from seeds (lead, K, var, lat, lon).
+    """Anomalies (lead, member, var, lat, lon) for one init time from the seed members'
+    anomalies ``seed_fields`` (lead, K, var, lat, lon).
 
-    ``model`` is any checkpoint model (``sample(noise, condition, steps)`` and
-    ``noise_shape``): the diffusion models integrate from noise, the VAE decodes it. It
-    draws residuals r; a member is seed mean + ``scale`` (lead, var) * r.
+    ``model`` is any registered model: the diffusion models integrate from noise, the VAE
+    decodes it. It draws residuals r; a member is seed mean + ``scale`` (lead, var) * r.
     """
-    leads, _, n_vars, n_lat, n_lon = seeds.shape
-    condition_fields = seed_condition(torch.from_numpy(seeds)).to(device)  # (lead, 2V, H, W)
-    jobs = [(j, m) for j in range(leads) for m in range(members)]
-    out = np.empty((leads, members, n_vars, n_lat, n_lon), dtype=np.float32)
+    leads, _, n_vars, n_lat, n_lon = seed_fields.shape
+    condition_fields = seed_condition(torch.from_numpy(seed_fields)).to(device)  # (lead, 2V, H, W)
+    jobs = [(j, m) for j in range(leads) for m in range(n_members)]
+    out = np.empty((leads, n_members, n_vars, n_lat, n_lon), dtype=np.float32)
     # all starting noise drawn at once, so the members do not depend on the batch size
     noise = torch.randn(
         model.noise_shape((len(jobs), n_vars, n_lat, n_lon)),
@@ -73,22 +74,6 @@ def generate_init(
     return out
 
 
-def lead_indices(available: np.ndarray, wanted: list[str] | None) -> list[int]:
-    """Indices of the ``wanted`` lead times ("24h", "3D", ...) among ``available``."""
-    if wanted is None:
-        return list(range(len(available)))
-    try:
-        values = pd.to_timedelta(wanted).values
-    except ValueError as error:
-        raise DataError(f"lead times {wanted} are not durations like 24h or 3D ({error})") from None
-    position = {v: i for i, v in enumerate(available)}
-    missing = [w for w, v in zip(wanted, values, strict=True) if v not in position]
-    if missing:
-        hours = [int(v / np.timedelta64(1, "h")) for v in available]
-        raise DataError(f"lead times {missing} are not in the source (it has {hours} h)")
-    return [position[v] for v in values]
-
-
 def default_batch_size(device: str | torch.device, points: int) -> int:
     """Samples per network call: 64 on a GPU; on a CPU about 65k grid points per call.
 
@@ -106,8 +91,8 @@ def generate(
     source: str | Path,
     out: str | Path,
     *,
-    members: int = 64,
-    seeds: int = 2,
+    n_members: int = 64,
+    n_seeds: int = 2,
     inits: list[int] | None = None,
     leads: list[str] | None = None,
     steps: int | None = None,
@@ -117,49 +102,40 @@ def generate(
     overwrite: bool = False,
     progress: bool = True,
 ) -> Path:
-    """Generate ``members`` members from ``seeds`` seeds for each init time of ``source``
-    (``inits``: indices, default all) at each lead time (``leads``: durations, default all).
+    """Generate ``n_members`` members from the first ``n_seeds`` members of each init time
+    of ``source`` (``inits``: indices, default all) at each lead time (``leads``:
+    durations, default all).
 
-    ``batch_size``: samples per network call (default :func:`default_batch_size`); the
-    members do not depend on it.
+    ``steps``: sampler steps (default: the checkpoint's sampler's). ``batch_size``: samples
+    per network call (default :func:`default_batch_size`); the members do not depend on it.
+    ``seed``: the random seed; each init time draws from its own stream.
     """
     if batch_size is not None and batch_size < 1:
-        raise DataError(f"the batch size must be at least 1, got {batch_size}")
+        raise ConfigError(f"the batch size must be at least 1, got {batch_size}")
     ranks = torch_ranks(device)  # under torchrun: init times dealt out over the processes
     device = ranks.device(device)
-    model, metadata = load_checkpoint(checkpoint, device)
-    ensemble = AnomalyEnsemble.load(source, metadata["variables"])
-    if ensemble.members.shape[2] < seeds:
+    model, trained = load_checkpoint(checkpoint, device)
+    ensemble = AnomalyEnsemble.load(source, list(trained.variables))
+    n_inits, _, available_members = ensemble.anomalies.shape[:3]
+    if available_members < n_seeds:
         raise DataError(
-            f"has {ensemble.members.shape[2]} members, fewer than --seeds {seeds}", str(source)
+            f"has {available_members} members, fewer than --seeds {n_seeds}", str(source)
         )
-    if (
-        list(ensemble.coords["lat"]) != metadata["grid"]["lat"]
-        or list(ensemble.coords["lon"]) != metadata["grid"]["lon"]
-    ):
+    if tuple(ensemble.coords["lat"]) != trained.lat or tuple(ensemble.coords["lon"]) != trained.lon:
         raise DataError("is on another grid than the checkpoint was trained on", str(source))
-    chosen = list(range(ensemble.members.shape[0])) if inits is None else inits
-    bad = [i for i in chosen if not 0 <= i < ensemble.members.shape[0]]
+    chosen = list(range(n_inits)) if inits is None else inits
+    bad = [i for i in chosen if not 0 <= i < n_inits]
     if bad:
         raise DataError(
-            f"has {ensemble.members.shape[0]} init times (indices 0..{ensemble.members.shape[0] - 1}); "
-            f"--init {bad} is out of range",
+            f"has {n_inits} init times (indices 0..{n_inits - 1}); --init {bad} is out of range",
             str(source),
         )
     at_leads = lead_indices(ensemble.coords["lead_time"], leads)
     points = len(ensemble.coords["lat"]) * len(ensemble.coords["lon"])
     batch_size = batch_size or default_batch_size(device, points)
-    diffusion = metadata["kind"].startswith("seeds")
-    scale = ResidualScale(**metadata["residual_scale"]).at(ensemble.lead_days[at_leads])
-    steps = (steps or metadata["edm"]["sampler_steps"]) if diffusion else None
-    shape = (
-        len(chosen),
-        len(at_leads),
-        members,
-        ensemble.members.shape[4],
-        ensemble.members.shape[5],
-    )
-    names = metadata["variables"]
+    scale = trained.residual_scale.at(ensemble.lead_days[at_leads])
+    sampler = trained.sampler.with_steps(steps)
+    names = list(trained.variables)
 
     def make_block(block_info=None) -> np.ndarray:
         i = chosen[block_info[None]["chunk-location"][0]]
@@ -168,10 +144,10 @@ def generate(
         )
         anomalies = generate_init(
             model,
-            ensemble.members[i, at_leads, :seeds],
+            ensemble.anomalies[i, at_leads, :n_seeds],
             ensemble.lead_days[at_leads],
-            members,
-            steps=steps,
+            n_members,
+            steps=sampler.steps,
             batch_size=batch_size,
             generator=generator,
             scale=scale,
@@ -187,17 +163,17 @@ def generate(
         dtype=np.float32,
         chunks=(
             (1,) * len(chosen),
-            (shape[1],),
-            (members,),
+            (len(at_leads),),
+            (n_members,),
             (len(names),),
-            (shape[3],),
-            (shape[4],),
+            (len(ensemble.coords["lat"]),),
+            (len(ensemble.coords["lon"]),),
         ),
     )
     coords = {
         "init_time": ensemble.coords["init_time"][chosen],
         "lead_time": ensemble.coords["lead_time"][at_leads],
-        "member": np.arange(members),
+        "member": np.arange(n_members),
         "lat": ensemble.coords["lat"],
         "lon": ensemble.coords["lon"],
     }
@@ -208,30 +184,27 @@ def generate(
         },
         coords=coords,
     )
-    for name in names:
-        ds[name].attrs = lexicon.cf_attrs(name)
-    ds["lat"].attrs = {"units": "degrees_north", "long_name": "latitude"}
-    ds["lon"].attrs = {"units": "degrees_east", "long_name": "longitude"}
+    lexicon.label_cf(ds)
     ds.attrs = {
-        "model": metadata["kind"],
+        "model": trained.kind,
         "checkpoint": str(checkpoint),
-        "checkpoint_step": metadata.get("step", -1),
+        "checkpoint_step": trained.step,
         "source": str(source),
-        "seeds": seeds,
+        "seeds": n_seeds,
         "seed": seed,
-        "sampler": f"DPM-Solver++(2M), {steps} steps" if diffusion else "prior, one decoder pass",
+        "sampler": sampler.describe(),
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "role": "ensemble_forecast",
     }
     key = fingerprint(
         str(Path(checkpoint).resolve()),
-        metadata.get("step"),
+        trained.step,
         str(source),
-        members,
-        seeds,
+        n_members,
+        n_seeds,
         chosen,
         at_leads,
-        steps,
+        sampler.steps,
         seed,
     )
     groups = {"": ds}

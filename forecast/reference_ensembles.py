@@ -43,9 +43,9 @@ def climatological_ensemble(
 
 
 def seed_oracle(
-    physics: xr.Dataset, seeds: int, climatology: xr.Dataset | None = None
+    physics: xr.Dataset, n_seeds: int, climatology: xr.Dataset | None = None
 ) -> xr.Dataset:
-    """The best ensemble any emulator given ``seeds`` members of ``physics`` can aim for.
+    """The best ensemble any emulator given ``n_seeds`` members of ``physics`` can aim for.
 
     The oracle knows the physics ensemble's spread ``s^2`` at every point and its shape, but
     its centre ``mu`` only through the mean ``xbar`` of the first K members, with the
@@ -60,11 +60,11 @@ def seed_oracle(
     climatology the CRPS cost of knowing only K members is ``sqrt(1 + 1/K)`` (1.22 for
     K = 2), for Gaussian members; as spread saturates it falls to 1.
     """
-    if not 1 <= seeds <= physics.sizes["member"]:
-        raise ValueError(f"seeds must be between 1 and {physics.sizes['member']}, got {seeds}")
+    if not 1 <= n_seeds <= physics.sizes["member"]:
+        raise ValueError(f"seeds must be between 1 and {physics.sizes['member']}, got {n_seeds}")
     spread_var = physics.var("member", ddof=1)
-    seed_mean = physics.isel(member=slice(0, seeds)).mean("member")
-    noise_var = spread_var / seeds
+    seed_mean = physics.isel(member=slice(0, n_seeds)).mean("member")
+    noise_var = spread_var / n_seeds
     if climatology is None:  # a flat prior: the centre is the seed mean
         weight, centre = 1.0, seed_mean
     else:
@@ -80,5 +80,5 @@ def seed_oracle(
             name: members[name].transpose(*field.dims).astype(field.dtype)
             for name, field in physics.items()
         },
-        attrs={"seed_oracle": seeds},
+        attrs={"seed_oracle": n_seeds},
     )

@@ -8,20 +8,19 @@ import math
 from collections.abc import Mapping
 from pathlib import Path
 
-import numpy as np
 import xarray as xr
 
-from .plots.diagnostics import lead_label
+from pipelines.leads import days_text, hours_text
+
+from .plots import save_figure
+from .scoring.summary import METRICS
 
 COLUMNS = (
     ("members", "members"),
-    ("crps_nrg", "CRPS"),
-    ("crps", "fair CRPS"),
-    ("rmse", "RMSE"),
-    ("spread_skill", "spread-skill"),
+    *((key, METRICS[key]) for key in ("crps_nrg", "crps", "rmse", "spread_skill")),
     ("bss_2sigma", "BSS +-2 sigma"),
     ("auc_2sigma", "ROC AUC +-2 sigma"),
-    ("rank_reliability_index", "rank RI"),
+    ("rank_reliability_index", METRICS["rank_reliability_index"]),
 )
 TWO_SIGMA = ["above_2sigma", "below_2sigma"]
 
@@ -29,9 +28,7 @@ TWO_SIGMA = ["above_2sigma", "below_2sigma"]
 def headline_numbers(scores: xr.Dataset, variable: str, lead) -> dict[str, float]:
     """The table's numbers for one ensemble, variable and lead time."""
     point = scores.sel(variable=variable, lead_time=lead)
-    numbers = {key: float(point[key]) for key in ("crps", "crps_nrg", "rmse", "spread_skill")}
-    numbers["rank_reliability_index"] = float(point["rank_reliability_index"])
-    numbers["rank_chi2"] = float(point["rank_chi2"])
+    numbers = {key: float(point[key]) for key in METRICS}
     numbers["members"] = int(scores.attrs.get("members", 0))
     if "event" in scores.dims:
         events = point.sel(event=TWO_SIGMA)
@@ -61,7 +58,7 @@ def score_table(
     header = ["lead", "ensemble", *(label for _, label in COLUMNS), "cost per member"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for lead in leads:
-        days = lead_label(lead)
+        days = days_text(lead)
         for name, table in scores.items():
             numbers = headline_numbers(table, variable, lead)
             cells = [_cell(key, numbers.get(key)) for key, _ in COLUMNS]
@@ -84,7 +81,7 @@ def write_report(
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     for name, figure in figures.items():
-        figure.savefig(out / f"{name}.png", dpi=110, bbox_inches="tight")
+        save_figure(figure, out / f"{name}.png")
         figure.clf()
     for name, table in scores.items():
         safe = name.replace(" ", "_").replace("/", "-")
@@ -105,12 +102,7 @@ def write_report(
     (out / "report.md").write_text("\n".join(sections))
     summary = {
         name: {
-            variable: {
-                f"{np.timedelta64(lead, 'h') / np.timedelta64(1, 'h'):g}h": headline_numbers(
-                    table, variable, lead
-                )
-                for lead in leads
-            }
+            variable: {hours_text(lead): headline_numbers(table, variable, lead) for lead in leads}
             for variable in variables
         }
         for name, table in scores.items()

@@ -22,14 +22,14 @@ from pipelines.prepare import prepare_entry
 from pipelines.store import open_complete
 from pipelines.world import WorldSettings, physics_member_seconds
 
+from .checkpoint import read_checkpoint
 from .generate import generate
 from .reference_ensembles import climatological_ensemble, held_out
+from .registry import MODEL_NAMES, REGISTRY
 from .run_report import make_report
 from .scoring.summary import score_ensemble
 from .train import budget_config, train
 
-MODELS = ("seeds-gee", "seeds-gpp", "vae-crps")
-NAMES = {"seeds-gee": "SEEDS-GEE", "seeds-gpp": "SEEDS-GPP", "vae-crps": "VAE-CRPS"}
 WORLD_ENTRIES = ("world-truth", "world-reforecast", "world-operational")
 
 
@@ -40,8 +40,8 @@ class RunSettings:
     steps: int | None = 400  # overrides the budget's steps: three models must fit in the run
     inits: int = 3  # held-out init times, evenly spaced over the operational ones
     leads: tuple[str, ...] = ("24h", "72h", "120h", "240h")
-    members: int = 32  # generated per init time and lead
-    seeds: int = 2
+    n_members: int = 32  # generated per init time and lead
+    n_seeds: int = 2
     sampler_steps: int | None = None  # None: the checkpoint's (32)
     maps_variable: str = "z500"
 
@@ -53,7 +53,7 @@ QUICK = RunSettings(
     steps=None,
     inits=2,
     leads=("24h", "120h"),
-    members=8,
+    n_members=8,
     sampler_steps=8,
 )
 
@@ -112,7 +112,8 @@ def run(
     )
     ensembles: dict[str, Path] = {}
     costs: dict[str, str] = {}
-    for model in MODELS:
+    training_steps = 0
+    for model in MODEL_NAMES:
         start = time.perf_counter()
         checkpoint = train(
             stores["world-reforecast"],
@@ -122,6 +123,7 @@ def run(
             progress=progress,
         )
         stages(f"train {model}", start)
+        training_steps = read_checkpoint(checkpoint).step
         start = time.perf_counter()
         path = out / "ensembles" / f"{model}.zarr"
         before = path.stat().st_mtime_ns if path.exists() else None
@@ -129,8 +131,8 @@ def run(
             checkpoint,
             operational,
             path,
-            members=settings.members,
-            seeds=settings.seeds,
+            n_members=settings.n_members,
+            n_seeds=settings.n_seeds,
             inits=inits,
             leads=list(settings.leads),
             steps=settings.sampler_steps,
@@ -140,7 +142,7 @@ def run(
         )
         stages(f"generate {model}", start)
         reused = before is not None and path.stat().st_mtime_ns == before  # kept, not remade
-        costs[f"{NAMES[model]} {settings.members}"] = _generation_cost(
+        costs[f"{REGISTRY[model].display_name} {settings.n_members}"] = _generation_cost(
             path, None if reused else stages.seconds[f"generate {model}"], device
         )
 
@@ -149,12 +151,20 @@ def run(
     world = WorldSettings(profile=settings.profile)
     physics_cost = physics_member_seconds(world, members=31)
     costs[f"physics {scores_members(scores, 'physics')}"] = f"{physics_cost:.3f} s (CPU)"
-    costs[f"{settings.seeds} seeds"] = f"{physics_cost:.3f} s (CPU)"
+    costs[f"{settings.n_seeds} seeds"] = f"{physics_cost:.3f} s (CPU)"
     stages("score", start)
 
     start = time.perf_counter()
     report = make_report(
-        out / "report", scores, ensembles, operational, inits, settings, costs, stages.seconds
+        out / "report",
+        scores,
+        ensembles,
+        operational,
+        inits,
+        settings,
+        training_steps,
+        costs,
+        stages.seconds,
     )
     stages("report", start)
     (out / "run.json").write_text(
@@ -198,14 +208,14 @@ def score_all(
     operational: Path, ensembles: dict[str, Path], inits: list[int], settings: RunSettings
 ) -> dict[str, xr.Dataset]:
     """Scores of the seeds, the physics ensemble, every generated ensemble and climatology."""
-    leads = open_complete(ensembles[MODELS[0]])["lead_time"].values
+    leads = open_complete(ensembles[MODEL_NAMES[0]])["lead_time"].values
     physics, truth, climatology = held_out(operational, inits, leads)
     variables = list(truth.data_vars)
     candidates = {
-        f"{settings.seeds} seeds": physics.isel(member=slice(0, settings.seeds)),
+        f"{settings.n_seeds} seeds": physics.isel(member=slice(0, settings.n_seeds)),
         f"physics {physics.sizes['member']}": physics,
         **{
-            f"{NAMES[m]} {settings.members}": open_complete(p)[variables]
+            f"{REGISTRY[m].display_name} {settings.n_members}": open_complete(p)[variables]
             for m, p in ensembles.items()
         },
         "climatology": climatological_ensemble(truth, climatology),

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import xarray as xr
 
+from pipelines.leads import lead_days
 from pipelines.store import open_complete
 
 from .plots import diagnostics
 from .plots.ensemble_maps import ensemble_maps, event_maps
 from .reference_ensembles import held_out
 from .report import write_report
-from .train import BUDGETS
 
 
 def make_report(
@@ -23,6 +22,7 @@ def make_report(
     operational: Path,
     inits: list[int],
     settings,
+    training_steps: int,
     costs: dict[str, str],
     seconds: dict[str, float],
 ) -> Path:
@@ -30,15 +30,20 @@ def make_report(
     first = open_complete(ensembles["seeds-gee"])
     leads = first["lead_time"].values
     physics, truth, climatology = held_out(operational, inits, leads)
-    seeds = physics.isel(member=slice(0, settings.seeds))
+    seed_members = physics.isel(member=slice(0, settings.n_seeds))
     last, middle = leads[-1], leads[len(leads) // 2]
     figures = {}
     for model, path in ensembles.items():
         figures[f"maps_{model}"] = ensemble_maps(
-            open_complete(path), variable, lead=last, truth=truth, seeds=seeds, members=4
+            open_complete(path),
+            variable,
+            lead=last,
+            truth=truth,
+            seed_members=seed_members,
+            n_members=4,
         )
     figures[f"maps_physics_{variable}"] = ensemble_maps(
-        physics, variable, lead=last, truth=truth, members=4
+        physics, variable, lead=last, truth=truth, n_members=4
     )
     figures["extreme_event_seeds-gpp"] = event_maps(
         open_complete(ensembles["seeds-gpp"]), truth, climatology, variable, lead=middle
@@ -50,15 +55,15 @@ def make_report(
     figures[f"reliability_{variable}"] = diagnostics.reliability_diagrams(
         scores, variable, middle, ["above_2sigma", "below_2sigma"]
     )
-    days = ", ".join(f"{lead / np.timedelta64(1, 'D'):g}" for lead in leads)
+    days = ", ".join(f"{day:g}" for day in lead_days(leads))
     init_times = ", ".join(str(t)[:13] for t in truth["init_time"].values)
     stage_text = ", ".join(f"{k} {v:.0f} s" for k, v in seconds.items())
     intro = (
         f"The embedded world ({settings.profile} profile; its truth run is the reanalysis, "
         f"its ensembles have model error). Held-out init times: {init_times}; lead times "
         f"(days): {days}. Each model was trained on the 5-member reforecast ({settings.budget} "
-        f"budget, {settings.steps or BUDGETS[settings.budget]['steps']} steps) and given the first {settings.seeds} members of the 31-member operational "
-        f"ensemble as seeds; it generated {settings.members} members per init time and lead. "
+        f"budget, {training_steps} steps) and given the first {settings.n_seeds} members of the 31-member operational "
+        f"ensemble as seeds; it generated {settings.n_members} members per init time and lead. "
         f"Scores are cell-area-weighted global means over the held-out init times. "
         f"Stages: {stage_text}."
     )

@@ -28,6 +28,7 @@ import xarray as xr
 
 from pipelines.climatology import climatology_at
 from pipelines.errors import DataError
+from pipelines.leads import lead_days
 from pipelines.store import open_complete
 
 
@@ -35,7 +36,7 @@ from pipelines.store import open_complete
 class AnomalyEnsemble:
     """A prepared forecast store in memory, as anomalies: (init, lead, member, var, lat, lon)."""
 
-    members: np.ndarray
+    anomalies: np.ndarray  # the members (init, lead, member, var, lat, lon)
     truth: np.ndarray | None  # (init, lead, var, lat, lon)
     mean: np.ndarray  # climatological mean at valid time (init, lead, var, lat, lon)
     std: np.ndarray
@@ -80,14 +81,14 @@ class AnomalyEnsemble:
 
     @property
     def lead_days(self) -> np.ndarray:
-        return (self.coords["lead_time"] / np.timedelta64(1, "D")).astype(np.float32)
+        return lead_days(self.coords["lead_time"]).astype(np.float32)
 
     def member_spread(self) -> np.ndarray:
         """(lead, var): rms of member minus ensemble mean over inits, members and grid,
         with the unbiased 1/(M - 1); at least 1e-3 (lead 0 can have no spread)."""
-        members = self.members.shape[2]
-        deviation = self.members - self.members.mean(axis=2, keepdims=True)
-        variance = (deviation**2).mean(axis=(0, 2, 4, 5)) * members / max(1, members - 1)
+        n_members = self.anomalies.shape[2]
+        deviation = self.anomalies - self.anomalies.mean(axis=2, keepdims=True)
+        variance = (deviation**2).mean(axis=(0, 2, 4, 5)) * n_members / max(1, n_members - 1)
         return np.maximum(np.sqrt(variance), 1e-3).astype(np.float32)
 
 
@@ -131,7 +132,7 @@ class SeedsSamples(torch.utils.data.Dataset):
         seed: int = 0,
         skip_lead_zero: bool = True,
     ) -> None:
-        members = ensemble.members.shape[2]
+        members = ensemble.anomalies.shape[2]
         if members < 2:
             raise DataError("training needs at least 2 members per forecast (K seeds + 1 target)")
         if truth_fraction > 0 and ensemble.truth is None:
@@ -141,8 +142,8 @@ class SeedsSamples(torch.utils.data.Dataset):
         self.truth_fraction = truth_fraction
         self.seed = seed
         self.scale = ensemble.member_spread()  # (lead, var): s of the residual targets
-        first_lead = 1 if skip_lead_zero and ensemble.members.shape[1] > 1 else 0
-        inits, leads = ensemble.members.shape[:2]
+        first_lead = 1 if skip_lead_zero and ensemble.anomalies.shape[1] > 1 else 0
+        inits, leads = ensemble.anomalies.shape[:2]
         self.pairs = [(i, j) for i in range(inits) for j in range(first_lead, leads)]
         self.epoch = 0
 
@@ -156,7 +157,7 @@ class SeedsSamples(torch.utils.data.Dataset):
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         rng = np.random.default_rng([self.seed, self.epoch, index])
         i, j = self.pairs[index]
-        pool = self.ensemble.members[i, j]
+        pool = self.ensemble.anomalies[i, j]
         k = int(rng.integers(self.k_low, self.k_high + 1))
         chosen = rng.permutation(pool.shape[0])[: k + 1]
         seeds = torch.from_numpy(pool[chosen[:k]])

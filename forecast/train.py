@@ -2,14 +2,11 @@
 clipping, an exponential moving average of the weights, bf16 autocast on CUDA,
 deterministic for a seed, resumable.
 
-A checkpoint is a folder:
-
-- ``model.safetensors``: the EMA weights (what generation uses);
-- ``config.json``: model kind, network and diffusion settings, variables, training
-  settings and provenance (the config travels with the weights);
-- ``state.pt``: raw weights, optimiser and step, for resuming (loaded with
-  ``torch.load(weights_only=True)``: tensors and plain numbers only);
-- ``losses.json``: the training loss at every step (the mean over processes).
+Training writes a checkpoint folder (:mod:`forecast.checkpoint`: ``model.safetensors``
+with the EMA weights and ``config.json``) and, for resuming, ``state.pt`` (raw weights,
+optimiser and step; loaded with ``torch.load(weights_only=True)``: tensors and plain
+numbers only) and ``losses.json`` (the training loss at every step, the mean over
+processes).
 
 Under ``torchrun`` the model is wrapped in DistributedDataParallel: every process takes
 its own contiguous share of each global batch of ``batch_size`` samples (the global batch
@@ -23,23 +20,23 @@ import copy
 import json
 import math
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors.torch import load_file, save_file
 from tqdm.auto import tqdm
 
-from pipelines.errors import DataError, describe
+from pipelines.errors import ConfigError
 from pipelines.store import write_json_atomic
 
-from .diffusion import EDMConfig, EDMPreconditioner
+from .checkpoint import Checkpoint, save_checkpoint
+from .diffusion import EDMConfig
 from .distributed import torch_ranks
-from .models import ConditionalVAE, SphereUNet, UNetConfig, VAEConfig
-from .samples import AnomalyEnsemble, ResidualScale, SeedsSamples
+from .models import parameter_count
+from .registry import Architecture, VAESettings, model_kind
+from .samples import AnomalyEnsemble, SeedsSamples
 
-MODELS = ("seeds-gee", "seeds-gpp", "vae-crps")
 BUDGETS: dict[str, dict] = {  # TrainConfig settings per budget
     # seconds: for tests on the tiny world
     "tiny": {"steps": 30, "batch_size": 8, "width": 8, "multipliers": (1, 2)},
@@ -49,17 +46,6 @@ BUDGETS: dict[str, dict] = {  # TrainConfig settings per budget
     # hours on a CPU, minutes on a GPU
     "full": {"steps": 20000, "batch_size": 32, "width": 64, "multipliers": (1, 2, 2, 2)},
 }
-
-
-@dataclass(frozen=True)
-class VAESettings:
-    """The VAE-CRPS settings beyond the network's width (see :class:`VAEConfig`)."""
-
-    latent_channels: int = 8
-    latent_levels: int = 1
-    beta: float = 0.01
-    latent_samples: int = 4
-    estimator: str = "fair"
 
 
 @dataclass
@@ -86,16 +72,25 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.truth_fraction <= 1.0:
-            raise DataError(f"--truth-fraction must be between 0 and 1, got {self.truth_fraction}")
+            raise ConfigError(
+                f"--truth-fraction must be between 0 and 1, got {self.truth_fraction}"
+            )
+
+    @property
+    def architecture(self) -> Architecture:
+        return Architecture(
+            width=self.width, multipliers=tuple(self.multipliers), edm=self.edm, vae=self.vae
+        )
 
 
 def budget_config(model: str, budget: str, **overrides) -> TrainConfig:
     """The :class:`TrainConfig` of a named budget, with ``overrides`` (None = keep) applied."""
     if budget not in BUDGETS:
-        raise DataError(f"budget must be one of {sorted(BUDGETS)}, got {budget!r}")
+        raise ConfigError(f"budget must be one of {sorted(BUDGETS)}, got {budget!r}")
     settings = dict(BUDGETS[budget])
-    if model == "vae-crps":  # S decoded members per condition: as many network passes per step
-        settings["batch_size"] = max(1, settings["batch_size"] // VAESettings().latent_samples)
+    # a VAE decodes several members per condition: as many network passes per sample
+    divisor = model_kind(model).batch_divisor(Architecture())
+    settings["batch_size"] = max(1, settings["batch_size"] // divisor)
     settings.update({k: v for k, v in overrides.items() if v is not None})
     settings.setdefault("warmup", min(100, max(1, settings["steps"] // 10)))
     return TrainConfig(model=model, **settings)
@@ -106,92 +101,6 @@ def _learning_rate(config: TrainConfig, step: int) -> float:
         return config.learning_rate * (step + 1) / config.warmup
     progress = (step - config.warmup) / max(1, config.steps - config.warmup)
     return config.learning_rate * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
-
-
-def build_model(kind: str, n_vars: int, config: TrainConfig) -> tuple[torch.nn.Module, dict]:
-    """A fresh network of ``kind`` for ``n_vars`` variables and its config (what the
-    checkpoint's config.json records to rebuild it)."""
-    if kind not in MODELS:
-        raise DataError(f"model must be one of {MODELS}, got {kind!r}")
-    if kind == "vae-crps":
-        vae = VAEConfig(
-            variables=n_vars,
-            cond_channels=2 * n_vars,
-            width=config.width,
-            multipliers=tuple(config.multipliers),
-            **asdict(config.vae),
-        )
-        return ConditionalVAE(vae), {"vae": vae.as_dict()}
-    unet = UNetConfig(
-        in_channels=n_vars,
-        cond_channels=2 * n_vars,
-        out_channels=n_vars,
-        width=config.width,
-        multipliers=tuple(config.multipliers),
-    )
-    model = EDMPreconditioner(SphereUNet(unet), config.edm)
-    return model, {"unet": unet.as_dict(), "edm": asdict(config.edm)}
-
-
-def model_from_metadata(metadata: dict) -> torch.nn.Module:
-    """The (untrained) network a checkpoint's config.json describes."""
-    if metadata["kind"] == "vae-crps":
-        return ConditionalVAE(VAEConfig.from_dict(metadata["vae"]))
-    unet = UNetConfig(**{**metadata["unet"], "multipliers": tuple(metadata["unet"]["multipliers"])})
-    return EDMPreconditioner(SphereUNet(unet), EDMConfig(**metadata["edm"]))
-
-
-def parameter_count(model: torch.nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())
-
-
-def save_checkpoint(folder: Path, ema: torch.nn.Module, metadata: dict) -> None:
-    """Weights and config, each written to a temporary file and renamed (never half-written)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    tmp = folder / f"model.safetensors.tmp{os.getpid()}"
-    save_file({k: v.detach().contiguous().cpu() for k, v in ema.state_dict().items()}, str(tmp))
-    os.replace(tmp, folder / "model.safetensors")
-    write_json_atomic(folder / "config.json", metadata, indent=1, default=str)
-
-
-def load_checkpoint(folder: str | Path, device: str = "cpu") -> tuple[torch.nn.Module, dict]:
-    """The EMA model and its config; refuses anything but a safetensors + JSON checkpoint.
-
-    The model has ``sample(noise, condition, steps)`` and ``noise_shape(shape)`` whatever
-    its kind (:class:`~forecast.diffusion.EDMPreconditioner`,
-    :class:`~forecast.models.ConditionalVAE`).
-    """
-    folder = Path(folder)
-    weights, config_file = folder / "model.safetensors", folder / "config.json"
-    if not weights.is_file() or not config_file.is_file():
-        raise DataError(
-            "not a checkpoint folder (needs model.safetensors and config.json)", str(folder)
-        )
-    try:
-        metadata = json.loads(config_file.read_text())
-        if metadata.get("kind") not in MODELS:
-            raise KeyError(f"kind {metadata.get('kind')!r} is not one of {MODELS}")
-        model = model_from_metadata(metadata)
-        ResidualScale(**metadata["residual_scale"])
-    except (KeyError, TypeError, json.JSONDecodeError) as error:
-        raise DataError(
-            f"config.json is not a forecast model config ({error})", str(folder)
-        ) from None
-    try:
-        state = load_file(str(weights), device="cpu")
-    except Exception as error:  # safetensors raises its own error types
-        raise DataError(
-            f"model.safetensors cannot be read ({describe(error)}); the file is "
-            "truncated or not a safetensors file",
-            str(folder),
-        ) from None
-    try:
-        model.load_state_dict(state)
-    except RuntimeError as error:
-        raise DataError(
-            f"weights do not match the config ({str(error)[:200]})", str(folder)
-        ) from None
-    return model.to(device).eval(), metadata
 
 
 def train(
@@ -212,18 +121,19 @@ def train(
     ranks = torch_ranks(device)
     device = ranks.device(device)
     if config.batch_size % ranks.world:
-        raise DataError(
+        raise ConfigError(
             f"the batch size {config.batch_size} does not split evenly over {ranks.world} "
             "processes; pass --batch-size a multiple of the process count"
         )
     local_batch = config.batch_size // ranks.world
     torch.manual_seed(config.seed)
     ensemble = AnomalyEnsemble.load(store, variables)
-    truth_fraction = config.truth_fraction if config.model == "seeds-gpp" else 0.0
+    kind = model_kind(config.model)
+    truth_fraction = config.truth_fraction if kind.reanalysis_targets else 0.0
     samples = SeedsSamples(
         ensemble, k_range=config.k_range, truth_fraction=truth_fraction, seed=config.seed
     )
-    model, architecture = build_model(config.model, len(ensemble.variables), config)
+    model, architecture = kind.build(len(ensemble.variables), config.architecture)
     model = model.to(device)
     ema = copy.deepcopy(model).eval()
     optimiser = torch.optim.AdamW(
@@ -238,17 +148,18 @@ def train(
         optimiser.load_state_dict(state["optimiser"])
         step = int(state["step"])
     losses = _read_losses(out)[:step]  # the curve so far, when resuming
-    metadata = {
-        "kind": config.model,
-        "variables": ensemble.variables,
-        **architecture,
-        "train": {k: v for k, v in asdict(config).items() if k not in ("edm", "vae")},
-        "data": str(store),
-        "grid": {"lat": ensemble.coords["lat"].tolist(), "lon": ensemble.coords["lon"].tolist()},
-        "parameters": parameter_count(model),
-        # members are generated as seed mean + s(lead) * residual (see forecast.samples)
-        "residual_scale": asdict(samples.residual_scale()),
-    }
+    checkpoint = Checkpoint(
+        kind=kind.name,
+        variables=tuple(ensemble.variables),
+        lat=tuple(ensemble.coords["lat"].tolist()),
+        lon=tuple(ensemble.coords["lon"].tolist()),
+        residual_scale=samples.residual_scale(),
+        architecture=architecture,
+        sampler=kind.default_sampler(architecture),
+        parameters=parameter_count(model),
+        training={k: v for k, v in asdict(config).items() if k not in ("edm", "vae")},
+        data=str(store),
+    )
     # the noise of each process's share: its own stream, reproducible on resume
     generator = torch.Generator(device=device).manual_seed(
         config.seed + step + 1_000_003 * ranks.rank
@@ -298,7 +209,7 @@ def train(
         bar.update(1)
         bar.set_postfix(loss=f"{losses[-1]:.4f}")
         if (step % config.checkpoint_every == 0 or step == config.steps) and ranks.main:
-            save_checkpoint(out, ema, {**metadata, "step": step})
+            save_checkpoint(out, ema, replace(checkpoint, step=step))
             write_json_atomic(out / "losses.json", {"loss": losses})
             tmp = out / f"state.pt.tmp{os.getpid()}"
             torch.save(
@@ -313,7 +224,7 @@ def train(
             os.replace(tmp, state_file)
     bar.close()
     if ranks.main and not (out / "model.safetensors").exists():
-        save_checkpoint(out, ema, {**metadata, "step": step})
+        save_checkpoint(out, ema, replace(checkpoint, step=step))
     ranks.barrier()  # the checkpoint is complete before any process uses it
     return out
 

@@ -6,7 +6,15 @@ Arrows point one way: ``forecast`` may use ``pipelines``; ``pipelines`` never im
 
 from . import _library_order  # noqa: F401  (first: see the module)
 from .catalog import Catalog, Entry, load_catalog
-from .errors import DataError
+from .errors import ConfigError, DataError, InputError
 from .readers import open_entry
 
-__all__ = ["Catalog", "DataError", "Entry", "load_catalog", "open_entry"]
+__all__ = [
+    "Catalog",
+    "ConfigError",
+    "DataError",
+    "Entry",
+    "InputError",
+    "load_catalog",
+    "open_entry",
+]

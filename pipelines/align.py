@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import xarray as xr
 
 from .errors import DataError
+from .regrid import regrid_conservative
 
 
 def valid_time(forecast: xr.Dataset | xr.DataArray) -> xr.DataArray:
@@ -50,3 +53,32 @@ def truth_at_valid_time(
         truth = truth.mean("member", keep_attrs=True)
     truth = truth.sel(time=valid).drop_vars("time")
     return truth.transpose("init_time", "lead_time", "lat", "lon")
+
+
+def truth_on_forecast_grid(
+    forecast: xr.Dataset,
+    reanalysis: xr.Dataset,
+    *,
+    source: str = "reanalysis",
+    target: str = "the forecast's grid",
+    every_variable: bool = True,
+    notice: Callable[[str], None] | None = None,
+) -> tuple[xr.Dataset, xr.Dataset]:
+    """The reanalysis regridded onto the forecast's grid (conservatively), and from it the
+    truth at each forecast valid time (:func:`truth_at_valid_time`).
+
+    Returns ``(truth, reanalysis on the grid)``, both restricted to the forecast's
+    variables. ``every_variable``: refuse a reanalysis lacking one of them; otherwise keep
+    the shared ones (and refuse only if there are none). ``notice``: told in one line
+    when the reanalysis is regridded.
+    """
+    on_grid = regrid_conservative(
+        reanalysis, forecast["lat"].values, forecast["lon"].values, target, notice=notice
+    )
+    names = [v for v in forecast.data_vars if every_variable or v in on_grid.data_vars]
+    if not names:
+        raise DataError(
+            f"shares no variable with the forecast ({list(forecast.data_vars)})", source
+        )
+    truth = truth_at_valid_time(forecast[names], on_grid, source=source)
+    return truth, on_grid[names]

@@ -27,7 +27,7 @@ from typing import Any
 
 import yaml
 
-from .errors import DataError
+from .errors import ConfigError
 
 ROLES = ("reanalysis", "ensemble_forecast")
 FORMATS = ("zarr", "netcdf", "grib", "world")
@@ -86,7 +86,7 @@ class Catalog:
 
     path: Path
     entries: dict[str, Entry]
-    broken: dict[str, DataError] = field(default_factory=dict)
+    broken: dict[str, ConfigError] = field(default_factory=dict)
 
     def __getitem__(self, name: str) -> Entry:
         if name in self.broken:
@@ -95,7 +95,9 @@ class Catalog:
             known = ", ".join(sorted(self.entries)) or "(none)"
             close = _closest(name, {**self.entries, **self.broken})
             hint = f" Did you mean {close!r}?" if close else ""
-            raise DataError(f"no entry named {name!r}; entries are: {known}.{hint}", str(self.path))
+            raise ConfigError(
+                f"no entry named {name!r}; entries are: {known}.{hint}", str(self.path)
+            )
         return self.entries[name]
 
     def __contains__(self, name: str) -> bool:
@@ -124,29 +126,29 @@ def load_catalog(path: str | os.PathLike[str] | None = None) -> Catalog:
     catalog_path = Path(path) if path is not None else DEFAULT_CATALOG
     source = str(catalog_path)
     if not catalog_path.is_file():
-        raise DataError("catalog file does not exist", source)
+        raise ConfigError("catalog file does not exist", source)
     try:
         raw = yaml.safe_load(catalog_path.read_text())
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(error, "problem", None) or str(error).splitlines()[0]
-        raise DataError(f"not valid YAML{where}: {problem}", source) from None
+        raise ConfigError(f"not valid YAML{where}: {problem}", source) from None
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
-        raise DataError("a catalog is a mapping from entry names to entries", source)
+        raise ConfigError("a catalog is a mapping from entry names to entries", source)
     base = catalog_path.resolve().parent
     entries: dict[str, Entry] = {}
-    broken: dict[str, DataError] = {}
+    broken: dict[str, ConfigError] = {}
     for name, spec in raw.items():
         try:
             entries[str(name)] = _parse_entry(str(name), spec, base, source)
-        except DataError as error:
+        except ConfigError as error:
             broken[str(name)] = error
     for entry in list(entries.values()):
         if entry.truth is not None and entry.truth not in entries and entry.truth not in broken:
-            broken[entry.name] = DataError(
+            broken[entry.name] = ConfigError(
                 f"entry {entry.name!r} names truth {entry.truth!r}, which is not in the catalog",
                 source,
             )
@@ -157,21 +159,21 @@ def load_catalog(path: str | os.PathLike[str] | None = None) -> Catalog:
 def _parse_entry(name: str, spec: Any, base: Path, source: str) -> Entry:
     where = f"{source} [{name}]"
     if not isinstance(spec, dict):
-        raise DataError("an entry is a mapping with at least role, format and path", where)
+        raise ConfigError("an entry is a mapping with at least role, format and path", where)
     unknown = set(spec) - _KNOWN_KEYS
     if unknown:
-        raise DataError(f"unknown keys {sorted(unknown)}; allowed: {sorted(_KNOWN_KEYS)}", where)
+        raise ConfigError(f"unknown keys {sorted(unknown)}; allowed: {sorted(_KNOWN_KEYS)}", where)
     for key in ("role", "format"):
         if key not in spec:
-            raise DataError(f"missing {key!r}", where)
+            raise ConfigError(f"missing {key!r}", where)
     role, fmt = spec["role"], spec["format"]
     if role not in ROLES:
-        raise DataError(f"role {role!r} is not one of {ROLES}", where)
+        raise ConfigError(f"role {role!r} is not one of {ROLES}", where)
     if fmt not in FORMATS:
-        raise DataError(f"format {fmt!r} is not one of {FORMATS}", where)
+        raise ConfigError(f"format {fmt!r} is not one of {FORMATS}", where)
     path = spec.get("path")
     if path is None and fmt != "world":
-        raise DataError("missing 'path'", where)
+        raise ConfigError("missing 'path'", where)
     path = str(path or "")
     if path and "://" not in path and not os.path.isabs(path):
         path = str(base / path)
@@ -201,7 +203,7 @@ def _parse_variables(value: Any, where: str) -> dict[str, str | None] | None:
         return {str(v): None for v in value}
     if isinstance(value, dict):
         return {str(k): (None if v is None else str(v)) for k, v in value.items()}
-    raise DataError(
+    raise ConfigError(
         "'variables' is a list of short names or a mapping short_name: source_name", where
     )
 
@@ -214,7 +216,7 @@ def _tuple_of(value: Any, kind: type, key: str, where: str) -> tuple | None:
     try:
         return tuple(kind(v) for v in value)
     except (TypeError, ValueError):
-        raise DataError(
+        raise ConfigError(
             f"{key!r} must be a list of {kind.__name__} values, got {value!r}", where
         ) from None
 
@@ -223,5 +225,5 @@ def _parse_time(value: Any, where: str) -> dict[str, str] | None:
     if value is None:
         return None
     if not isinstance(value, dict) or not set(value) <= {"start", "end"}:
-        raise DataError("'time' is a mapping with 'start' and/or 'end'", where)
+        raise ConfigError("'time' is a mapping with 'start' and/or 'end'", where)
     return {k: str(v) for k, v in value.items()}

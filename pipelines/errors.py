@@ -1,10 +1,15 @@
-"""The one error type the data layer raises for bad input."""
+"""The errors a user can act on: bad data, and bad settings.
+
+Both carry a message in the user's words and, where known, the file, URL or catalog
+entry concerned. The command line turns them into one line (no traceback); any other
+exception is a bug and keeps its traceback.
+"""
 
 from __future__ import annotations
 
 
-class DataError(ValueError):
-    """Bad input data or configuration, described in words a user can act on.
+class InputError(ValueError):
+    """Something the user gave is wrong, described in words they can act on.
 
     Parameters
     ----------
@@ -17,6 +22,14 @@ class DataError(ValueError):
     def __init__(self, message: str, source: str | None = None) -> None:
         self.source = source
         super().__init__(f"{source}: {message}" if source else message)
+
+
+class DataError(InputError):
+    """Bad input data: a file that is missing, unreadable, on an unusable grid, empty..."""
+
+
+class ConfigError(InputError):
+    """Bad settings: a catalog that does not parse, an option out of range, an unknown name."""
 
 
 def describe(error: BaseException, limit: int = 200) -> str:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+import xarray as xr
+
 from .errors import DataError
 
 STANDARD_GRAVITY = 9.80665  # m s-2, WMO
@@ -182,6 +184,22 @@ def cf_attrs(short: str) -> dict[str, str]:
         "long_name": long_name,
         "standard_name": quantity.standard_name,
     }
+
+
+COORDINATE_ATTRS = {
+    "lat": {"units": "degrees_north", "long_name": "latitude"},
+    "lon": {"units": "degrees_east", "long_name": "longitude"},
+}
+
+
+def label_cf(ds: xr.Dataset) -> xr.Dataset:
+    """Set the CF attributes of ``ds``'s variables (by short name) and of lat/lon, in place."""
+    for name in ds.data_vars:
+        ds[name].attrs = cf_attrs(str(name))
+    for name, attrs in COORDINATE_ATTRS.items():
+        if name in ds.coords:
+            ds[name].attrs = dict(attrs)
+    return ds
 
 
 def conversion_to_standard(

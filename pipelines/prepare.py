@@ -24,10 +24,10 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from .align import truth_at_valid_time
+from .align import truth_on_forecast_grid
 from .catalog import Catalog, Entry
 from .climatology import FLOORED_ATTR, STD_FLOOR, count_floored, statistics_groups
-from .errors import DataError
+from .errors import ConfigError, DataError
 from .grid import regular_grid
 from .readers import open_entry
 from .regrid import regrid_conservative
@@ -45,40 +45,39 @@ def _on_grid(ds: xr.Dataset, resolution: float | None) -> xr.Dataset:
 
 
 def build(
-    entry: Entry, catalog: Catalog, grid: float | None = None, progress: bool = True
+    entry: Entry, catalog: Catalog, resolution: float | None = None, progress: bool = True
 ) -> tuple[dict[str, xr.Dataset], Derived]:
     """The lazy groups of the prepared store for ``entry``, and the function that makes the
     climatology and statistics groups from the stored data (see the module docstring)."""
-    resolution = grid if grid is not None else entry.grid
+    resolution = resolution if resolution is not None else entry.grid
     data = _on_grid(open_entry(entry, progress), resolution)
     variables = list(data.data_vars)
     options = entry.options.get("climatology", {})
     if entry.role == "reanalysis":
         return {"": data}, lambda stored: statistics_groups(stored[variables], **options)
     if entry.truth is None:
-        raise DataError(
+        raise ConfigError(
             "an ensemble forecast needs 'truth: <reanalysis entry>' in the catalog to be prepared "
             "(it supplies the verifying analysis and the climatology)",
             entry.name,
         )
     truth_entry = catalog[entry.truth]
     if truth_entry.role != "reanalysis":
-        raise DataError(
+        raise ConfigError(
             f"truth entry {entry.truth!r} has role {truth_entry.role!r}, not reanalysis",
             entry.name,
         )
-    if resolution is None:
-        reanalysis = regrid_conservative(
-            open_entry(truth_entry, progress),
-            data["lat"].values,
-            data["lon"].values,
-            f"the forecast's grid ({entry.name})",
-            notice=print if progress else None,
-        )
-    else:
-        reanalysis = _on_grid(open_entry(truth_entry, progress), resolution)
-    groups = {"": data, "truth": truth_at_valid_time(data, reanalysis, source=truth_entry.path)}
-    reanalysis = reanalysis[variables]
+    truth, reanalysis = truth_on_forecast_grid(
+        data,
+        open_entry(truth_entry, progress),
+        source=truth_entry.path,
+        target=f"the forecast's grid ({entry.name})"
+        if resolution is None
+        else f"the global {resolution:g}-degree grid",
+        # regridding onto a grid the user chose with --grid goes without saying
+        notice=print if progress and resolution is None else None,
+    )
+    groups = {"": data, "truth": truth}
     return groups, lambda stored: statistics_groups(reanalysis, **options)
 
 
@@ -119,22 +118,23 @@ def prepare_entry(
     catalog: Catalog,
     out_dir: str | Path,
     *,
-    grid: float | None = None,
+    resolution: float | None = None,
     overwrite: bool = False,
     progress: bool = True,
     chunk_mb: float | None = None,
 ) -> Path:
     """Prepare one catalog entry into ``out_dir/<name>.zarr``; resume if interrupted.
 
-    ``chunk_mb``: target chunk size (default 4 MB; see :func:`pipelines.store.choose_chunks`).
+    ``resolution``: regrid to a global grid of this spacing in degrees (default: the
+    entry's ``grid``, else none). ``chunk_mb``: target chunk size (default 4 MB; see :func:`pipelines.store.choose_chunks`).
     """
     entry = catalog[name]
-    groups, derive = build(entry, catalog, grid, progress)
+    groups, derive = build(entry, catalog, resolution, progress)
     outer = "time" if entry.role == "reanalysis" else "init_time"
     chunk_bytes = None if chunk_mb is None else int(chunk_mb * 2**20)
     if chunk_bytes is not None and chunk_bytes <= 0:
-        raise DataError(f"the chunk size must be positive, got {chunk_mb} MB")
-    inputs = [asdict(entry), grid, STORE_VERSION]
+        raise ConfigError(f"the chunk size must be positive, got {chunk_mb} MB")
+    inputs = [asdict(entry), resolution, STORE_VERSION]
     if chunk_bytes is not None:  # only when set, so stores made before keep their key
         inputs.append({"chunk_bytes": chunk_bytes})
     if entry.truth is not None:

@@ -353,9 +353,9 @@ def _normalise_grid(ds: xr.Dataset, source: str) -> xr.Dataset:
                 source,
             )
     lon = np.mod(ds["lon"].values.astype(float), 360.0)
-    ds = ds.assign_coords(lon=("lon", lon, {"units": "degrees_east", "long_name": "longitude"}))
+    ds = ds.assign_coords(lon=("lon", lon, lexicon.COORDINATE_ATTRS["lon"]))
     ds = ds.sortby(["lat", "lon"])
-    ds["lat"].attrs = {"units": "degrees_north", "long_name": "latitude"}
+    ds["lat"].attrs = dict(lexicon.COORDINATE_ATTRS["lat"])
     return ds
 
 

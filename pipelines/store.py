@@ -32,7 +32,7 @@ import xarray as xr
 import zarr
 from tqdm.auto import tqdm
 
-from .errors import DataError, describe
+from .errors import DataError, InputError, describe
 
 try:  # POSIX; elsewhere stores are written without the single-writer guard
     import fcntl
@@ -430,7 +430,7 @@ def load_together(blocks: dict[str, xr.Dataset], where: str) -> dict[str, xr.Dat
     try:
         computed = dask.compute(*blocks.values())
         return {name: ds.load() for name, ds in zip(blocks, computed, strict=True)}
-    except (DataError, MemoryError):
+    except (InputError, MemoryError):
         raise
     except Exception as error:
         first = next(iter(blocks.values()))

@@ -17,7 +17,8 @@ import pipelines  # noqa: F401  (before anything loads ecCodes: see pipelines/_l
 # CLI calls in the tests compute with threads; test_cluster.py starts its own clusters.
 os.environ.setdefault("FORECAST_SCHEDULER", "threads")
 
-DATA = Path(__file__).parent / "data"
+ROOT = Path(__file__).resolve().parent.parent  # the repository
+DATA = ROOT / "tests" / "data"
 ERA5_GRIB = DATA / "era5-levels-members.grib"
 CORRUPTED_GRIB = DATA / "era5-levels-corrupted.grib"
 

@@ -27,7 +27,7 @@ class EDMConfig:
     p_std: float = 1.2
     # Sampling range: the data are unit-variance anomalies, so sigma_max = 20 sd already
     # makes the start indistinguishable from pure noise; with sigma_min = 0.02 the default
-    # 32-step DPM-Solver++(2M) gets Gaussian variances right to about 1% (tests/test_diffusion.py).
+    # 32-step DPM-Solver++(2M) gets Gaussian variances right to about 1% (tests/forecast/test_diffusion.py).
     sigma_min: float = 0.02
     sigma_max: float = 20.0
     rho: float = 7.0

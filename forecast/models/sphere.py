@@ -11,6 +11,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from pipelines.errors import DataError
+
 
 def sphere_pad(x: torch.Tensor, pad: int) -> torch.Tensor:
     """Pad (..., lat, lon) by ``pad`` cells on every side: periodic in longitude, across the poles in latitude.
@@ -23,9 +25,7 @@ def sphere_pad(x: torch.Tensor, pad: int) -> torch.Tensor:
         return x
     n_lon = x.shape[-1]
     if n_lon % 2:
-        raise ValueError(
-            f"padding across the poles needs an even number of longitudes, got {n_lon}"
-        )
+        raise DataError(f"padding across the poles needs an even number of longitudes, got {n_lon}")
     first = torch.flip(x[..., :pad, :], dims=[-2]).roll(n_lon // 2, dims=-1)
     last = torch.flip(x[..., -pad:, :], dims=[-2]).roll(n_lon // 2, dims=-1)
     x = torch.cat([first, x, last], dim=-2)

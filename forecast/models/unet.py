@@ -16,6 +16,8 @@ import torch
 import torch.nn.functional as F
 from diffusers.models.embeddings import TimestepEmbedding, Timesteps
 
+from pipelines.errors import DataError
+
 from .sphere import SphereConv2d
 
 
@@ -102,7 +104,7 @@ class SphereUNet(torch.nn.Module):
         fields, lead = condition
         factor = 2 ** (self.levels - 1)
         if x.shape[-2] % factor or x.shape[-1] % factor:
-            raise ValueError(
+            raise DataError(
                 f"grid {tuple(x.shape[-2:])} must divide by {factor} for {self.levels} levels"
             )
         # sinusoidal features of c_noise = ln(sigma)/4 and of the lead time (days), scaled
@@ -127,6 +129,3 @@ class SphereUNet(torch.nn.Module):
             for block in blocks:
                 h = block(h, embedding)
         return self.head(F.silu(self.head_norm(h)))
-
-    def parameter_count(self) -> int:
-        return sum(p.numel() for p in self.parameters())

@@ -22,6 +22,8 @@ from dataclasses import asdict, dataclass
 import torch
 import torch.nn.functional as F
 
+from pipelines.errors import DataError
+
 from ..scoring.kernels import crps_ensemble
 from .sphere import SphereConv2d
 from .unet import SphereUNet, UNetConfig
@@ -101,14 +103,11 @@ class ConditionalVAE(torch.nn.Module):
             )
         )
 
-    def parameter_count(self) -> int:
-        return sum(p.numel() for p in self.parameters())
-
     def noise_shape(self, shape: tuple[int, ...]) -> tuple[int, ...]:
         """Shape of the standard-normal draw behind members of ``shape`` (B, V, H, W)."""
         factor = 2**self.config.latent_levels
         if shape[-2] % factor or shape[-1] % factor:
-            raise ValueError(f"grid {shape[-2:]} must divide by {factor} for the latent grid")
+            raise DataError(f"grid {shape[-2:]} must divide by {factor} for the latent grid")
         return (shape[0], self.config.latent_channels, shape[-2] // factor, shape[-1] // factor)
 
     def decode(self, z: torch.Tensor, condition: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:

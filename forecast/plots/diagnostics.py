@@ -5,25 +5,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-import matplotlib
-
-matplotlib.use("Agg")
-
 import numpy as np
 import xarray as xr
 from matplotlib.figure import Figure
 
-LABELS = {
-    "crps": "CRPS (fair)",
-    "crps_nrg": "CRPS (standard)",
-    "rmse": "ensemble-mean RMSE",
-    "spread": "spread",
-    "spread_skill": "spread-skill ratio",
-}
+from pipelines.leads import days_text, lead_days
+
+from ..scoring.summary import METRICS
 
 
 def _days(scores: xr.Dataset) -> np.ndarray:
-    return scores["lead_time"].values / np.timedelta64(1, "D")
+    return lead_days(scores["lead_time"].values)
 
 
 def lead_curves(
@@ -40,7 +32,7 @@ def lead_curves(
         if metric == "spread_skill":
             axis.axhline(1.0, color="grey", linewidth=0.8, linestyle="--")
         axis.set_xlabel("lead time (days)")
-        axis.set_title(f"{variable}: {LABELS.get(metric, metric)}", fontsize=10)
+        axis.set_title(f"{variable}: {METRICS.get(metric, metric)}", fontsize=10)
     axes[0][0].legend(fontsize=8)
     figure.tight_layout()
     return figure
@@ -59,7 +51,7 @@ def rank_histograms(scores: Mapping[str, xr.Dataset], variable: str, lead) -> Fi
         axis.set_title(name, fontsize=9)
         axis.set_xlabel("rank of the truth")
     axes[0][0].set_ylabel("frequency x (M + 1)")
-    figure.suptitle(f"{variable}, lead {lead_label(lead)}", fontsize=10)
+    figure.suptitle(f"{variable}, lead {days_text(lead)}", fontsize=10)
     figure.tight_layout()
     return figure
 
@@ -85,13 +77,8 @@ def reliability_diagrams(
         axis.set_xlim(0, 1)
         axis.set_ylim(0, 1)
         axis.set_xlabel("forecast probability")
-        axis.set_title(f"{variable} {event}, {lead_label(lead)}", fontsize=9)
+        axis.set_title(f"{variable} {event}, {days_text(lead)}", fontsize=9)
     axes[0][0].set_ylabel("observed frequency")
     axes[0][0].legend(fontsize=7)
     figure.tight_layout()
     return figure
-
-
-def lead_label(lead) -> str:
-    """A lead time as days: "1 d", "2.5 d"."""
-    return f"{np.timedelta64(lead, 'h') / np.timedelta64(1, 'D'):g} d"

@@ -8,8 +8,8 @@ import xarray as xr
 from matplotlib.figure import Figure
 
 from pipelines.climatology import climatology_at
+from pipelines.leads import days_text
 
-from .diagnostics import lead_label
 from .maps import map_panels
 
 
@@ -24,19 +24,19 @@ def ensemble_maps(
     init: int = 0,
     lead=None,
     truth: xr.Dataset | None = None,
-    seeds: xr.Dataset | None = None,
-    members: int = 4,
+    seed_members: xr.Dataset | None = None,
+    n_members: int = 4,
 ) -> Figure:
-    """Truth, seed members, the first ``members`` members, then ensemble mean and spread."""
+    """Truth, ``seed_members``, the first ``n_members`` members, then ensemble mean and spread."""
     lead = ensemble["lead_time"].values[-1] if lead is None else lead
     field = _at(ensemble[variable], init, lead)
     panels: dict[str, xr.DataArray] = {}
     if truth is not None:
         panels["truth"] = _at(truth[variable], init, lead)
-    if seeds is not None:
-        for m in range(seeds.sizes["member"]):
-            panels[f"seed {m + 1}"] = _at(seeds[variable], init, lead).isel(member=m)
-    for m in range(min(members, field.sizes["member"])):
+    if seed_members is not None:
+        for m in range(seed_members.sizes["member"]):
+            panels[f"seed {m + 1}"] = _at(seed_members[variable], init, lead).isel(member=m)
+    for m in range(min(n_members, field.sizes["member"])):
         panels[f"member {m + 1}"] = field.isel(member=m)
     panels["ensemble mean"] = field.mean("member")
     spread = field.std("member", ddof=1)
@@ -49,7 +49,7 @@ def ensemble_maps(
         cmap={"ensemble spread": "viridis"},
         limits={"ensemble spread": (0.0, float(spread.max()))},
         units=units,
-        title=f"{variable} ({units}), init {init_time}, lead {lead_label(lead)}, "
+        title=f"{variable} ({units}), init {init_time}, lead {days_text(lead)}, "
         f"{field.sizes['member']} members",
     )
 
@@ -86,5 +86,5 @@ def event_maps(
             f"P({variable} anomaly > +{sigmas:g} sigma)": (0.0, 1.0),
             "happened in the truth": (0.0, 1.0),
         },
-        title=f"extreme {variable}, lead {lead_label(lead)}",
+        title=f"extreme {variable}, lead {days_text(lead)}",
     )

@@ -9,10 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-import matplotlib
-
-matplotlib.use("Agg")  # files, never a window: reports run headless
-
 import numpy as np
 import xarray as xr
 from matplotlib.figure import Figure

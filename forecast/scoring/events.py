@@ -18,7 +18,7 @@ import numpy as np
 import xarray as xr
 
 from . import kernels
-from .metrics import MEMBER, _apply, by_variable, weighted_mean
+from .metrics import MEMBER, apply_kernel, by_variable, weighted_mean
 from .regions import Region
 
 XrObj = Any
@@ -43,7 +43,7 @@ def event_probability(
     forecast: XrObj, threshold: XrObj, *, above: bool = True, member_dim: str = MEMBER
 ) -> XrObj:
     """Fraction of valid members beyond ``threshold``."""
-    return _apply(kernels.event_probability, forecast, threshold, member_dim, above=above)
+    return apply_kernel(kernels.event_probability, forecast, threshold, member_dim, above=above)
 
 
 def event_outcome(truth: XrObj, threshold: XrObj, *, above: bool = True) -> XrObj:

@@ -26,7 +26,11 @@ def _members_whole(forecast: XrObj, member_dim: str) -> XrObj:
     return forecast
 
 
-def _apply(func, forecast: XrObj, truth: XrObj, member_dim: str, dtype=float, **kwargs) -> XrObj:
+def apply_kernel(
+    func, forecast: XrObj, truth: XrObj, member_dim: str, dtype=float, **kwargs
+) -> XrObj:
+    """A numpy kernel ``func(members (..., M), truth (...), **kwargs)`` applied to xarray
+    objects: the member dimension whole in each chunk, the rest broadcast, lazy on dask."""
     return xr.apply_ufunc(
         func,
         _members_whole(forecast, member_dim),
@@ -43,7 +47,7 @@ def crps(
     forecast: XrObj, truth: XrObj, *, member_dim: str = MEMBER, estimator: str = "fair"
 ) -> XrObj:
     """Pointwise ensemble CRPS (see :func:`kernels.crps_ensemble`), estimator ``fair`` or ``nrg``."""
-    return _apply(kernels.crps_ensemble, forecast, truth, member_dim, estimator=estimator)
+    return apply_kernel(kernels.crps_ensemble, forecast, truth, member_dim, estimator=estimator)
 
 
 def crps_gaussian(mean: XrObj, std: XrObj, truth: XrObj) -> XrObj:
@@ -138,7 +142,7 @@ def rank_histogram(
     def ranks(f, o):
         return kernels.rank_of_obs(f, o, np.random.default_rng(seed))
 
-    rank = _apply(ranks, forecast, truth, member_dim, dtype=np.int64)
+    rank = apply_kernel(ranks, forecast, truth, member_dim, dtype=np.int64)
     bins = xr.DataArray(
         np.arange(members + 1), dims="rank", coords={"rank": np.arange(members + 1)}
     )

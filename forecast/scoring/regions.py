@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import xarray as xr
 
+from pipelines.errors import ConfigError
 from pipelines.grid import cell_area_weights
 
 
@@ -43,7 +44,7 @@ def region_from_string(text: str) -> Region:
     try:
         lat_min, lat_max, lon_min, lon_max = (float(v) for v in text.split(","))
     except ValueError:
-        raise ValueError(
+        raise ConfigError(
             f"region {text!r} is neither one of {sorted(REGIONS)} nor 'lat_min,lat_max,lon_min,lon_max'"
         ) from None
     return Region(text, lat_min, lat_max, lon_min % 360, lon_max % 360 if lon_max != 360 else 360.0)

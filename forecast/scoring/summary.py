@@ -12,6 +12,8 @@ import xarray as xr
 
 from pipelines.align import valid_time
 from pipelines.climatology import climatology_at
+from pipelines.errors import DataError
+from pipelines.leads import hours_text
 
 from . import events, metrics
 from .regions import Region
@@ -111,7 +113,7 @@ def score_ensemble(
     # sorted: zarr lists a store's arrays in no guaranteed order
     names = sorted(str(v) for v in forecast.data_vars if v in truth.data_vars)
     if not names:
-        raise ValueError(
+        raise DataError(
             f"forecast ({list(forecast.data_vars)}) and truth ({list(truth.data_vars)}) share no variable"
         )
     valid = valid_time(truth)
@@ -151,27 +153,35 @@ def score_ensemble(
     return result
 
 
+# The scalar scores of one (variable, lead time), in the order tables show them, with the
+# words they are shown by: the JSON rows, `forecast score`'s table, the run report and the
+# figures all take their metrics and labels from here.
+METRICS: dict[str, str] = {
+    "crps": "fair CRPS",
+    "crps_nrg": "CRPS",
+    "rmse": "RMSE",
+    "spread": "spread",
+    "spread_skill": "spread-skill",
+    "mse_debiased": "debiased MSE",
+    "rank_chi2": "rank chi2",
+    "rank_p_value": "rank p-value",
+    "rank_reliability_index": "rank RI",
+}
+EVENT_METRICS = ("brier", "brier_skill", "auc")  # per event: event_<name>
+
+
 def table_rows(scores: xr.Dataset) -> list[dict]:
     """One flat row per (variable, lead_time) with the headline numbers, for JSON and printing."""
     rows = []
     for variable in scores["variable"].values:
         for lead in scores["lead_time"].values:
             point = scores.sel(variable=variable, lead_time=lead)
-            row = {"variable": str(variable), "lead_time": _lead_text(lead)}
-            for key in (
-                "crps",
-                "crps_nrg",
-                "rmse",
-                "spread",
-                "spread_skill",
-                "mse_debiased",
-                "rank_chi2",
-                "rank_p_value",
-            ):
+            row = {"variable": str(variable), "lead_time": hours_text(lead)}
+            for key in METRICS:
                 row[key] = _number(point[key])
             if "event" in scores.dims:
                 for event in scores["event"].values:
-                    for key in ("brier", "brier_skill", "auc"):
+                    for key in EVENT_METRICS:
                         row[f"{event}_{key}"] = _number(point[f"event_{key}"].sel(event=event))
             rows.append(row)
     return rows
@@ -180,10 +190,3 @@ def table_rows(scores: xr.Dataset) -> list[dict]:
 def _number(value: xr.DataArray) -> float | None:
     number = float(value)
     return None if np.isnan(number) else number
-
-
-def _lead_text(lead) -> str:
-    if isinstance(lead, np.timedelta64):
-        hours = lead / np.timedelta64(1, "h")
-        return f"{hours:g}h"
-    return str(lead)

@@ -108,11 +108,7 @@ def _fields(model: ShallowWater, spec: torch.Tensor) -> dict[str, np.ndarray]:
 
 def _dataset(data: dict[str, np.ndarray], dims: tuple[str, ...], coords: dict) -> xr.Dataset:
     ds = xr.Dataset({name: (dims, values) for name, values in data.items()}, coords=coords)
-    for name in ds.data_vars:
-        ds[name].attrs = lexicon.cf_attrs(str(name))
-    ds["lat"].attrs = {"units": "degrees_north", "long_name": "latitude"}
-    ds["lon"].attrs = {"units": "degrees_east", "long_name": "longitude"}
-    return ds
+    return lexicon.label_cf(ds)
 
 
 def _perturbation(

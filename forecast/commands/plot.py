@@ -2,19 +2,59 @@
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 import xarray as xr
 
 from pipelines import DataError
+from pipelines.files import open_ensemble_file
+from pipelines.leads import lead_indices
 from pipelines.readers import validate
 
-from .generate import lead_indices
-from .plots import diagnostics
-from .plots.ensemble_maps import ensemble_maps, event_maps
-from .score_command import open_ensemble_file
+from .options import DEFAULT_RUN
 
-DEFAULT_RUN = Path("runs/world")
+NAME = "plot"
+HELP = "maps of an ensemble and figures of score files"
+DESCRIPTION = (
+    "Maps (cartopy, offline coastlines) of one forecast of an ensemble store: the truth "
+    "when the store carries it, members, ensemble mean and spread, and the probability of "
+    "a +2 sigma anomaly next to what happened; and, from score files written by "
+    "'forecast score', scores against lead time, rank histograms and reliability diagrams "
+    "(one line per file). With no --ensemble and no --scores: the SEEDS-GEE ensemble and "
+    "the score files of 'forecast run' (runs/world)."
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--ensemble", type=Path, default=None, metavar="ENS", help="ensemble store")
+    parser.add_argument(
+        "--scores", type=Path, nargs="+", default=None, metavar="FILE", help="score files"
+    )
+    parser.add_argument(
+        "--variable", default=None, help="variable to draw (default: z500, else the first)"
+    )
+    parser.add_argument("--init", type=int, default=0, help="init-time index (default 0)")
+    parser.add_argument("--lead", default=None, help="lead time, e.g. 120h (default: the last)")
+    parser.add_argument("--members", type=int, default=4, help="members to map (default 4)")
+    parser.add_argument("--out", type=Path, default=Path("figures"), help="folder for the PNGs")
+
+
+def run(args: argparse.Namespace) -> int:
+    written = plot_files(
+        args.out,
+        ensemble=args.ensemble,
+        scores=args.scores,
+        variable=args.variable,
+        init=args.init,
+        lead=args.lead,
+        members=args.members,
+    )
+    for path in written:
+        print(path)
+    return 0
+
+
 DEFAULT_VARIABLE = "z500"  # the headline field; a store without it is drawn by its first
 
 
@@ -50,6 +90,9 @@ def plot_files(
                 "nothing to plot: give --ensemble and/or --scores, or run 'forecast run' first "
                 f"(its {ensemble} is the default)"
             )
+    from ..plots import diagnostics, save_figure
+    from ..plots.ensemble_maps import ensemble_maps, event_maps
+
     figures = {}
     if ensemble is not None:
         ds = validate(open_ensemble_file(ensemble), "ensemble_forecast", str(ensemble))
@@ -62,7 +105,7 @@ def plot_files(
         truth = open_ensemble_file(ensemble, "truth")
         climatology = open_ensemble_file(ensemble, "climatology")
         figures[f"maps_{variable}"] = ensemble_maps(
-            ds, variable, init=init, lead=at, truth=truth, members=members
+            ds, variable, init=init, lead=at, truth=truth, n_members=members
         )
         if truth is not None and climatology is not None:
             figures[f"extreme_event_{variable}"] = event_maps(
@@ -88,10 +131,4 @@ def plot_files(
             figures[f"reliability_{variable}"] = diagnostics.reliability_diagrams(
                 tables, variable, at, ["above_2sigma", "below_2sigma"]
             )
-    out.mkdir(parents=True, exist_ok=True)
-    written = []
-    for name, figure in figures.items():
-        path = out / f"{name}.png"
-        figure.savefig(path, dpi=110, bbox_inches="tight")
-        written.append(path)
-    return written
+    return [save_figure(figure, out / f"{name}.png") for name, figure in figures.items()]

@@ -15,7 +15,7 @@ from pipelines.store import open_complete
 @pytest.fixture
 def prepared(sources):
     catalog = load_catalog(sources / "catalog.yaml")
-    return prepare_entry("ens", catalog, sources / "prepared", grid=20.0, progress=False)
+    return prepare_entry("ens", catalog, sources / "prepared", resolution=20.0, progress=False)
 
 
 def expected_crps(store, variable, lead_index):

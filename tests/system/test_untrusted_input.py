@@ -3,7 +3,8 @@
 import ast
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from conftest import ROOT
+
 SOURCES = [p for d in ("forecast", "pipelines", "benchmarks") for p in (ROOT / d).rglob("*.py")]
 
 

@@ -612,9 +612,11 @@ def test_bad_generate_input_is_one_clear_error(
     assert not (tmp_path / "out" / "ens.zarr").exists()
 
 
-def test_an_unforeseen_failure_is_one_line_naming_it_a_bug(tmp_path, monkeypatch, capsys):
-    """An exception no check foresaw (here injected into the reader) reaches the user as one
-    line asking for a report, exit status 1; --verbose shows the traceback instead."""
+def test_an_unforeseen_failure_keeps_its_traceback_and_is_named_a_bug(
+    tmp_path, monkeypatch, capsys
+):
+    """An exception no check foresaw (here injected into the reader) is a bug: its
+    traceback is printed, then one line asking for a report; exit status 1."""
     import pipelines.prepare
 
     def broken(*args, **kwargs):
@@ -622,13 +624,23 @@ def test_an_unforeseen_failure_is_one_line_naming_it_a_bug(tmp_path, monkeypatch
 
     monkeypatch.setattr(pipelines.prepare, "open_entry", broken)
     reanalysis(tmp_path)
-    arguments = prepare(tmp_path, "rean", REANALYSIS)
-    assert main(arguments) == 1
+    assert main(prepare(tmp_path, "rean", REANALYSIS)) == 1
     lines = capsys.readouterr().err.strip().splitlines()
-    assert len(lines) == 1 and "internal error: RuntimeError: a failure no check" in lines[0]
-    assert "please report it" in lines[0] and "--verbose" in lines[0]
-    with pytest.raises(RuntimeError, match="no check foresaw"):
-        main(["--verbose", *arguments])
+    assert lines[0] == "Traceback (most recent call last):"
+    assert any("in broken" in line for line in lines)
+    assert "internal error: RuntimeError: a failure no check" in lines[-1]
+    assert "please report it" in lines[-1]
+
+
+def test_verbose_shows_the_traceback_of_a_one_line_error(tmp_path, capsys):
+    """A DataError is one line; with --verbose its traceback comes first."""
+    arguments = prepare(tmp_path, "rean", REANALYSIS)  # no source file written
+    assert main(arguments) == 2
+    quiet = capsys.readouterr().err.strip().splitlines()
+    assert len(quiet) == 1 and quiet[0].startswith("forecast prepare: error: ")
+    assert main(["--verbose", *arguments]) == 2
+    loud = capsys.readouterr().err.strip().splitlines()
+    assert loud[0] == "Traceback (most recent call last):" and loud[-1] == quiet[0]
 
 
 SCHEDULED = [

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import importlib.util
-from pathlib import Path
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "gpu_check.py"
+from conftest import ROOT
+
+SCRIPT = ROOT / "benchmarks" / "gpu_check.py"
 
 
 def test_gpu_check_smoke_on_cpu(capsys):

@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines import DataError, load_catalog
+from pipelines import ConfigError, load_catalog
 from pipelines.catalog import DEFAULT_CATALOG
 
 
@@ -60,22 +60,22 @@ def test_variables_list_or_mapping(tmp_path):
 )
 def test_bad_catalogs_say_what_is_wrong(tmp_path, text, message):
     """A file that is no catalog is refused when loaded; a bad entry when it is used."""
-    with pytest.raises(DataError, match=message) as caught:
+    with pytest.raises(ConfigError, match=message) as caught:
         load_catalog(write(tmp_path, text))["a"]
     assert "catalog.yaml" in str(caught.value)
 
 
 def test_misspelled_entry_suggests_the_right_one():
-    with pytest.raises(DataError, match="Did you mean 'era5-eda-sample'"):
+    with pytest.raises(ConfigError, match="Did you mean 'era5-eda-sample'"):
         load_catalog()["era5-eda-sampel"]
 
 
 def test_missing_catalog_file(tmp_path):
-    with pytest.raises(DataError, match="does not exist"):
+    with pytest.raises(ConfigError, match="does not exist"):
         load_catalog(tmp_path / "nope.yaml")
 
 
 def test_yaml_tags_that_would_run_code_are_refused(tmp_path):
     text = "a: !!python/object/apply:os.system ['echo hacked']"
-    with pytest.raises(DataError, match="not valid YAML"):
+    with pytest.raises(ConfigError, match="not valid YAML"):
         load_catalog(write(tmp_path, text))

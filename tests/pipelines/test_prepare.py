@@ -32,12 +32,12 @@ def test_prepare_era5_sample_reopens_with_the_same_values(tmp_path):
 
 def test_forecast_aligned_with_reanalysis_at_valid_time(sources):
     catalog = load_catalog(sources / "catalog.yaml")
-    path = prepare_entry("ens", catalog, sources / "out", grid=20.0, progress=False)
+    path = prepare_entry("ens", catalog, sources / "out", resolution=20.0, progress=False)
     data, truth = open_complete(path), open_complete(path, "truth")
     assert data["z500"].dims == ("init_time", "lead_time", "member", "lat", "lon")
     assert truth["z500"].dims == ("init_time", "lead_time", "lat", "lon")
     assert data.sizes["lat"] == 9 and data.sizes["lon"] == 18
-    reanalysis = build(catalog["rean"], catalog, grid=20.0)[0][""]
+    reanalysis = build(catalog["rean"], catalog, resolution=20.0)[0][""]
     for i, j in [(0, 0), (2, 3), (3, 1)]:
         valid = data["init_time"].values[i] + data["lead_time"].values[j]
         expected = reanalysis["z500"].sel(time=valid).values
@@ -76,7 +76,7 @@ def test_building_the_pipeline_computes_nothing(sources):
     catalog = load_catalog(sources / "catalog.yaml")
     with dask.config.set(scheduler=raising_scheduler):
         for name in ("rean", "ens"):
-            groups, derive = build(catalog[name], catalog, grid=20.0)
+            groups, derive = build(catalog[name], catalog, resolution=20.0)
             groups.update(derive(groups[""]))
             assert all(v.chunks is not None for g in groups.values() for v in g.data_vars.values())
     with (
@@ -108,18 +108,18 @@ def test_interrupted_prepare_resumes_without_redoing_blocks_and_matches(sources,
     broken, _ = write_n_blocks_then_die(5)
     monkeypatch.setattr(xr.Dataset, "to_zarr", broken)
     with pytest.raises(Killed):
-        prepare_entry("rean", catalog, sources / "out", grid=20.0, progress=False)
+        prepare_entry("rean", catalog, sources / "out", resolution=20.0, progress=False)
     final = sources / "out" / "rean.zarr"
     assert not final.exists() and (sources / "out" / "rean.zarr.partial").exists()
     with pytest.raises(DataError, match="interrupted write"):
         open_complete(final)
     counting, calls = write_n_blocks_then_die(10**6)
     monkeypatch.setattr(xr.Dataset, "to_zarr", counting)
-    prepare_entry("rean", catalog, sources / "out", grid=20.0, progress=False)
+    prepare_entry("rean", catalog, sources / "out", resolution=20.0, progress=False)
     assert calls["n"] == 16 - 5  # only the blocks not yet done
     monkeypatch.undo()
     resumed = open_complete(final).load()
-    regridded = prepare_entry("rean", catalog, sources / "clean20", grid=20.0, progress=False)
+    regridded = prepare_entry("rean", catalog, sources / "clean20", resolution=20.0, progress=False)
     xr.testing.assert_identical(resumed, open_complete(regridded).load())
     assert not (sources / "out" / "rean.zarr.partial").exists()
     assert open_complete(clean).sizes["lat"] == 19

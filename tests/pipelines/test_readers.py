@@ -1,9 +1,7 @@
-from pathlib import Path
-
 import numpy as np
 import pytest
 import xarray as xr
-from conftest import CORRUPTED_GRIB, ERA5_GRIB, synthetic_reanalysis
+from conftest import CORRUPTED_GRIB, ERA5_GRIB, ROOT, synthetic_reanalysis
 
 from pipelines import DataError, open_entry
 from pipelines.catalog import Entry
@@ -165,7 +163,7 @@ def test_reading_grib_then_drawing_maps_exits_cleanly():
         "ccrs.Robinson().transform_points(ccrs.PlateCarree(), np.zeros(2), np.ones(2))\n"
         "print('done')\n"
     )
-    root = Path(__file__).resolve().parent.parent
+    root = ROOT
     result = subprocess.run(
         [sys.executable, "-c", script], cwd=root, capture_output=True, text=True, timeout=300
     )

@@ -8,12 +8,13 @@ import scoringrules
 import torch
 import xarray as xr
 
+from forecast.checkpoint import load_checkpoint
 from forecast.cli import main
 from forecast.generate import generate
 from forecast.models import ConditionalVAE, VAEConfig
 from forecast.models.vae import gaussian_kl
 from forecast.samples import AnomalyEnsemble, SeedsSamples
-from forecast.train import budget_config, load_checkpoint, train
+from forecast.train import budget_config, train
 from pipelines import DataError
 from pipelines.store import open_complete
 
@@ -131,14 +132,14 @@ def vae_checkpoint(tiny_prepared, tmp_path_factory):
 
 
 def test_vae_checkpoint_round_trips(vae_checkpoint, tmp_path):
-    model, metadata = load_checkpoint(vae_checkpoint)
-    assert isinstance(model, ConditionalVAE) and metadata["kind"] == "vae-crps"
-    assert metadata["vae"]["latent_samples"] >= 4 and metadata["parameters"] > 0
+    model, trained = load_checkpoint(vae_checkpoint)
+    assert isinstance(model, ConditionalVAE) and trained.kind == "vae-crps"
+    assert trained.architecture["vae"]["latent_samples"] >= 4 and trained.parameters > 0
     (tmp_path / "model.safetensors").write_bytes(
         (vae_checkpoint / "model.safetensors").read_bytes()
     )
     config = json.loads((vae_checkpoint / "config.json").read_text())
-    config["vae"]["latent_channels"] = 3
+    config["architecture"]["vae"]["latent_channels"] = 3
     (tmp_path / "config.json").write_text(json.dumps(config))
     with pytest.raises(DataError, match="do not match"):
         load_checkpoint(tmp_path)
@@ -148,7 +149,13 @@ def test_generate_with_the_vae_draws_distinct_members_independent_of_batching(
     vae_checkpoint, tiny_prepared, tmp_path
 ):
     source = tiny_prepared["world-operational"]
-    kwargs = {"members": 4, "seeds": 2, "inits": [1], "leads": ["24h", "120h"], "progress": False}
+    kwargs = {
+        "n_members": 4,
+        "n_seeds": 2,
+        "inits": [1],
+        "leads": ["24h", "120h"],
+        "progress": False,
+    }
     ens = open_complete(generate(vae_checkpoint, source, tmp_path / "a.zarr", **kwargs)).load()
     assert ens.attrs["model"] == "vae-crps" and "decoder" in ens.attrs["sampler"]
     assert [int(h) for h in ens["lead_time"].values / np.timedelta64(1, "h")] == [24, 120]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import shutil
@@ -11,38 +12,88 @@ from pathlib import Path
 import xarray as xr
 
 from pipelines import DataError, load_catalog, open_entry
-from pipelines.align import truth_at_valid_time
+from pipelines.align import truth_on_forecast_grid
 from pipelines.climatology import daily_climatology
-from pipelines.errors import describe
+from pipelines.files import open_ensemble_file
 from pipelines.readers import validate
-from pipelines.regrid import regrid_conservative
-from pipelines.store import is_complete
 
-from .scoring.summary import score_ensemble, table_rows
+from ..scoring.summary import score_ensemble, table_rows
+from .options import DEFAULT_OUT, add_catalog, add_quiet, add_scheduler
+
+NAME = "score"
+HELP = "score an ensemble against the truth: CRPS, reliability, extremes"
+DESCRIPTION = (
+    "Score an ensemble (zarr or netCDF with init_time, lead_time, member, lat, lon) against "
+    "a reanalysis at valid time: CRPS (fair and standard), ensemble-mean RMSE, spread, "
+    "spread-skill ratio, rank histogram and its flatness, and for extreme events "
+    "(+-2 and +-3 sigma anomalies, 5th/95th climatological percentiles) the Brier score, "
+    "Brier skill score and ROC area. Averages use cell-area weights over --region. "
+    "Writes OUT (netCDF, or zarr if OUT ends in .zarr) and OUT with a .json suffix, and "
+    "prints a table per variable and lead time."
+)
 
 
-def open_ensemble_file(path: Path, group: str | None = None) -> xr.Dataset | None:
-    """Open a zarr store (or one group) or a netCDF file lazily; None if the group is absent."""
-    source = str(path)
-    if path.name.endswith(".partial"):
-        raise DataError(
-            "is an unfinished store; run the command that writes it again to finish it", source
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--forecast",
+        type=Path,
+        default=DEFAULT_OUT / "world-operational.zarr",
+        metavar="ENS",
+        help="the ensemble to score (default: the prepared world's operational ensemble, "
+        f"{DEFAULT_OUT / 'world-operational.zarr'}, made by 'forecast prepare')",
+    )
+    parser.add_argument(
+        "--truth",
+        default=None,
+        metavar="ENTRY",
+        help="catalog entry of the reanalysis to verify against (default: the /truth group of a prepared forecast store)",
+    )
+    parser.add_argument(
+        "--climatology",
+        type=Path,
+        default=None,
+        metavar="STORE",
+        help="prepared reanalysis store whose climatology defines extreme events "
+        "(default: the forecast store's /climatology, else computed from --truth)",
+    )
+    add_catalog(parser)
+    parser.add_argument(
+        "--out", type=Path, default=Path("scores.nc"), help="output file (default: scores.nc)"
+    )
+    parser.add_argument(
+        "--region",
+        default="global",
+        help="global, tropics, nh-extratropics, sh-extratropics, or a box 'lat_min,lat_max,lon_min,lon_max'",
+    )
+    parser.add_argument(
+        "--seed", type=int, default=0, help="seed for breaking rank ties (default: 0)"
+    )
+    add_scheduler(parser)
+    add_quiet(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    from pipelines.cluster import dask_scheduler, local_input_bytes
+
+    inputs = [args.forecast]
+    if args.truth:
+        inputs.append(load_catalog(args.catalog)[args.truth].path)
+    with dask_scheduler(args.scheduler, local_input_bytes(inputs)) as where:
+        if not args.quiet:
+            print(f"computing on {where}", flush=True)
+        _, table = score_file(
+            args.forecast,
+            args.truth,
+            args.climatology,
+            args.out,
+            catalog_path=args.catalog,
+            region=args.region,
+            seed=args.seed,
+            progress=not args.quiet,
         )
-    if not path.exists():
-        raise DataError("no such file or directory", source)
-    try:
-        if path.is_dir():
-            if group is not None and not (path / group).exists():
-                return None
-            ours = is_complete(path)  # our stores are never consolidated
-            return xr.open_zarr(path, group=group, chunks={}, consolidated=False if ours else None)
-        if group is not None:
-            return None
-        return xr.open_dataset(path, chunks={})
-    except DataError:
-        raise
-    except Exception as error:
-        raise DataError(f"cannot be opened as zarr or netCDF ({describe(error)})", source) from None
+    print(table)
+    print(f"scores: {args.out} and {args.out.with_suffix('.json')}")
+    return 0
 
 
 def load_inputs(
@@ -67,22 +118,10 @@ def load_inputs(
                 f"--truth must name a reanalysis, and {truth_entry!r} is a {entry.role}",
                 str(catalog.path),
             )
-        reanalysis = open_entry(entry)
-        reanalysis = regrid_conservative(
-            reanalysis,
-            forecast["lat"].values,
-            forecast["lon"].values,
-            "the forecast's grid",
-            notice=notice,
+        truth, sample = truth_on_forecast_grid(
+            forecast, open_entry(entry), source=entry.path, every_variable=False, notice=notice
         )
-        shared = [v for v in forecast.data_vars if v in reanalysis.data_vars]
-        if not shared:
-            raise DataError(
-                f"shares no variable with the forecast ({list(forecast.data_vars)})", entry.path
-            )
-        forecast = forecast[shared]
-        truth = truth_at_valid_time(forecast, reanalysis[shared], source=entry.path)
-        sample = reanalysis[shared]
+        forecast = forecast[list(truth.data_vars)]
         climatology = daily_climatology(sample)
     else:
         truth = open_ensemble_file(forecast_path, "truth")
@@ -135,9 +174,12 @@ def _plain(attrs: dict) -> dict:
     return {k: (v if isinstance(v, str | int | float) else str(v)) for k, v in attrs.items()}
 
 
+SCREEN_METRICS = ("crps", "rmse", "spread", "spread_skill", "rank_chi2")  # of summary.METRICS
+
+
 def format_table(rows: list[dict]) -> str:
     """A fixed-width table: variable, lead time, and the headline scores."""
-    columns = ["variable", "lead_time", "crps", "rmse", "spread", "spread_skill", "rank_chi2"]
+    columns = ["variable", "lead_time", *SCREEN_METRICS]
     extra = [
         k
         for k in ("above_2sigma_brier_skill", "above_2sigma_auc", "below_2sigma_brier_skill")
@@ -159,7 +201,7 @@ def format_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def run_score(
+def score_file(
     forecast_path: Path,
     truth_entry: str | None,
     climatology_path: Path | None,
@@ -173,17 +215,14 @@ def run_score(
     forecast, truth, climatology, sample = load_inputs(
         forecast_path, truth_entry, climatology_path, catalog_path, print if progress else None
     )
-    try:
-        lazy = score_ensemble(
-            forecast,
-            truth,
-            climatology=climatology,
-            percentile_sample=sample,
-            region=region,
-            seed=seed,
-        )
-    except ValueError as error:
-        raise DataError(str(error), str(forecast_path)) from None
+    lazy = score_ensemble(
+        forecast,
+        truth,
+        climatology=climatology,
+        percentile_sample=sample,
+        region=region,
+        seed=seed,
+    )
     if progress:
         from dask.diagnostics import ProgressBar
 

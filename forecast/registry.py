@@ -1,0 +1,178 @@
+"""The model registry: every generative model the project trains, in one place.
+
+A kind (``seeds-gee``, ``seeds-gpp``, ``vae-crps``) maps to its display name, how its
+network is built from the training settings and rebuilt from a checkpoint, and how it
+samples. Adding a model is adding a :class:`ModelKind` here; the commands, the
+checkpoint and the run read nothing else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Protocol
+
+import torch
+
+from pipelines.errors import ConfigError
+
+from .diffusion import EDMConfig, EDMPreconditioner
+from .models import ConditionalVAE, SphereUNet, UNetConfig, VAEConfig
+
+
+class GenerativeModel(Protocol):
+    """What training and generation need of a model: a condition in, members out.
+
+    ``condition`` is (seed fields (B, 2V, H, W), lead time in days (B,)); members are
+    residuals (B, V, H, W) in standardised units.
+    """
+
+    def noise_shape(self, shape: tuple[int, ...]) -> tuple[int, ...]:
+        """The standard-normal draw behind ``shape`` (B, V, H, W) members."""
+        ...
+
+    def sample(self, noise: torch.Tensor, condition, steps: int | None = None) -> torch.Tensor:
+        """Members from starting ``noise``; ``steps`` network evaluations where it applies."""
+        ...
+
+    def training_loss(self, target: torch.Tensor, condition, generator=None) -> torch.Tensor:
+        """The scalar loss of a batch of targets (B, V, H, W)."""
+        ...
+
+
+@dataclass(frozen=True)
+class VAESettings:
+    """The VAE-CRPS settings beyond the network's width (see :class:`VAEConfig`)."""
+
+    latent_channels: int = 8
+    latent_levels: int = 1
+    beta: float = 0.01
+    latent_samples: int = 4
+    estimator: str = "fair"
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """The network settings a training run chooses (the rest follows from the data)."""
+
+    width: int = 24
+    multipliers: tuple[int, ...] = (1, 2, 2, 2)
+    edm: EDMConfig = field(default_factory=EDMConfig)
+    vae: VAESettings = field(default_factory=VAESettings)
+
+
+@dataclass(frozen=True)
+class Sampler:
+    """How members are drawn: ``dpmsolver++`` (EDM diffusion) with ``steps``, or ``decoder``."""
+
+    name: str
+    steps: int | None = None
+
+    def with_steps(self, steps: int | None) -> Sampler:
+        """The same sampler with ``steps`` evaluations (None: keep); a decoder takes none."""
+        if steps is None or self.steps is None:
+            return self
+        if steps < 1:
+            raise ConfigError(f"the sampler needs at least one step, got {steps}")
+        return Sampler(self.name, steps)
+
+    def describe(self) -> str:
+        """The words the output store and the report use."""
+        if self.name == "dpmsolver++":
+            return f"DPM-Solver++(2M), {self.steps} steps"
+        return "prior, one decoder pass"
+
+
+@dataclass(frozen=True)
+class ModelKind:
+    """One trainable model: names, network builders and sampler."""
+
+    name: str
+    display_name: str
+    description: str
+    build: Callable[[int, Architecture], tuple[torch.nn.Module, dict]]
+    rebuild: Callable[[dict], torch.nn.Module]
+    default_sampler: Callable[[dict], Sampler]
+    # SEEDS-GPP: the training targets may come from the reanalysis (post-processing)
+    reanalysis_targets: bool = False
+    # samples per optimiser step: a VAE decodes latent_samples members per condition
+    batch_divisor: Callable[[Architecture], int] = lambda architecture: 1
+
+
+def _build_diffusion(n_vars: int, architecture: Architecture) -> tuple[torch.nn.Module, dict]:
+    unet = UNetConfig(
+        in_channels=n_vars,
+        cond_channels=2 * n_vars,
+        out_channels=n_vars,
+        width=architecture.width,
+        multipliers=tuple(architecture.multipliers),
+    )
+    model = EDMPreconditioner(SphereUNet(unet), architecture.edm)
+    return model, {"unet": unet.as_dict(), "edm": asdict(architecture.edm)}
+
+
+def _rebuild_diffusion(settings: dict) -> torch.nn.Module:
+    unet = UNetConfig(**{**settings["unet"], "multipliers": tuple(settings["unet"]["multipliers"])})
+    return EDMPreconditioner(SphereUNet(unet), EDMConfig(**settings["edm"]))
+
+
+def _build_vae(n_vars: int, architecture: Architecture) -> tuple[torch.nn.Module, dict]:
+    vae = VAEConfig(
+        variables=n_vars,
+        cond_channels=2 * n_vars,
+        width=architecture.width,
+        multipliers=tuple(architecture.multipliers),
+        **asdict(architecture.vae),
+    )
+    return ConditionalVAE(vae), {"vae": vae.as_dict()}
+
+
+def _rebuild_vae(settings: dict) -> torch.nn.Module:
+    return ConditionalVAE(VAEConfig.from_dict(settings["vae"]))
+
+
+def _diffusion_sampler(settings: dict) -> Sampler:
+    return Sampler("dpmsolver++", int(settings["edm"]["sampler_steps"]))
+
+
+_DIFFUSION = {
+    "build": _build_diffusion,
+    "rebuild": _rebuild_diffusion,
+    "default_sampler": _diffusion_sampler,
+}
+
+REGISTRY: dict[str, ModelKind] = {
+    kind.name: kind
+    for kind in (
+        ModelKind(
+            "seeds-gee",
+            "SEEDS-GEE",
+            "emulate more members of the same ensemble from K seeds (EDM diffusion)",
+            **_DIFFUSION,
+        ),
+        ModelKind(
+            "seeds-gpp",
+            "SEEDS-GPP",
+            "targets mix reanalysis and members: a bias-corrected ensemble (EDM diffusion)",
+            reanalysis_targets=True,
+            **_DIFFUSION,
+        ),
+        ModelKind(
+            "vae-crps",
+            "VAE-CRPS",
+            "a conditional VAE trained with ensemble CRPS + KL, one decoder pass per member",
+            build=_build_vae,
+            rebuild=_rebuild_vae,
+            default_sampler=lambda settings: Sampler("decoder"),
+            batch_divisor=lambda architecture: architecture.vae.latent_samples,
+        ),
+    )
+}
+MODEL_NAMES = tuple(REGISTRY)
+
+
+def model_kind(name: str) -> ModelKind:
+    """The registered kind ``name``; a :class:`ConfigError` listing the kinds otherwise."""
+    if name not in REGISTRY:
+        raise ConfigError(f"model must be one of {MODEL_NAMES}, got {name!r}")
+    return REGISTRY[name]

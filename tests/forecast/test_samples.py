@@ -1,0 +1,65 @@
+"""A prepared store as anomalies, and the SEEDS training samples drawn from it."""
+
+import numpy as np
+import pytest
+import torch
+
+from forecast.samples import AnomalyEnsemble, SeedsSamples, seed_condition
+from pipelines.store import open_complete
+
+
+@pytest.fixture(scope="module")
+def reforecast(tiny_prepared):
+    return tiny_prepared["world-reforecast"]
+
+
+def test_anomalies_round_trip_to_the_stored_values(reforecast):
+    ensemble = AnomalyEnsemble.load(reforecast)
+    raw = open_complete(reforecast)["z500"].values  # (init, lead, member, lat, lon)
+    v = ensemble.variables.index("z500")
+    back = (
+        ensemble.anomalies[:, :, :, v] * ensemble.std[:, :, None, v] + ensemble.mean[:, :, None, v]
+    )
+    np.testing.assert_allclose(back, raw, rtol=1e-5)
+    assert (
+        abs(float(ensemble.anomalies.mean())) < 0.5 and 0.3 < float(ensemble.anomalies.std()) < 2.0
+    )
+
+
+def test_samples_condition_on_seed_statistics_and_pick_targets(reforecast):
+    ensemble = AnomalyEnsemble.load(reforecast)
+    gee = SeedsSamples(ensemble, k_range=(2, 2), seed=0)
+    item = gee[3]
+    n_vars = len(ensemble.variables)
+    assert item["condition"].shape == (2 * n_vars, *ensemble.anomalies.shape[-2:])
+    i, j = gee.pairs[3]
+    members = ensemble.anomalies[i, j]
+
+    def unscaled(samples, item, j):  # the target is stored as (y - seed mean) / s(lead)
+        seed_mean = item["condition"][:n_vars].numpy()
+        return seed_mean + samples.scale[j][:, None, None] * item["target"].numpy()
+
+    assert any(np.allclose(unscaled(gee, item, j), m, atol=1e-4) for m in members)
+    gpp = SeedsSamples(ensemble, k_range=(1, 1), truth_fraction=1.0, seed=0)
+    i, j = gpp.pairs[5]
+    np.testing.assert_allclose(unscaled(gpp, gpp[5], j), ensemble.truth[i, j], atol=1e-4)
+    # scaled residuals of members have about unit variance at every lead
+    residuals = np.stack([gee[n]["target"].numpy() for n in range(len(gee))])
+    assert 0.6 < residuals.std() < 1.6
+    seeds = torch.randn(1, 3, 2, 4, 8)
+    condition = seed_condition(seeds)
+    torch.testing.assert_close(condition[0, :2], seeds[0].mean(0))
+    torch.testing.assert_close(condition[0, 2:], seeds[0].std(0))
+
+
+def test_member_spread_and_its_interpolation_in_lead_time(reforecast):
+    ensemble = AnomalyEnsemble.load(reforecast)
+    spread = ensemble.member_spread()
+    j, v = 3, ensemble.variables.index("z500")
+    members = ensemble.anomalies[:, j, :, v].astype(np.float64)  # (init, member, lat, lon)
+    brute = np.sqrt(members.var(axis=1, ddof=1).mean())
+    assert spread[j, v] == pytest.approx(brute, rel=1e-4)
+    scale = SeedsSamples(ensemble).residual_scale()
+    halfway = scale.at(np.array([(ensemble.lead_days[j] + ensemble.lead_days[j + 1]) / 2]))
+    np.testing.assert_allclose(halfway[0], (spread[j] + spread[j + 1]) / 2, rtol=1e-5)
+    np.testing.assert_allclose(scale.at(np.array([99.0]))[0], spread[-1], rtol=1e-6)
