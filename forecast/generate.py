@@ -42,12 +42,15 @@ def generate_init(
     generator: torch.Generator,
     scale: np.ndarray,
     device: str = "cpu",
+    algorithm: str | None = None,
 ) -> np.ndarray:
     """Anomalies (lead, member, var, lat, lon) for one init time from the seed members'
     anomalies ``seed_fields`` (lead, K, var, lat, lon).
 
     ``model`` is any registered model: the diffusion models integrate from noise, the VAE
     decodes it. It draws residuals r; a member is seed mean + ``scale`` (lead, var) * r.
+    ``algorithm``: the diffusion sampler (default: the model's); a stochastic one draws
+    each member's step noise from a generator of its own, seeded from ``generator``.
     """
     leads, _, n_vars, n_lat, n_lon = seed_fields.shape
     condition_fields = seed_condition(torch.from_numpy(seed_fields)).to(device)  # (lead, 2V, H, W)
@@ -59,6 +62,13 @@ def generate_init(
         generator=generator,
         device=generator.device,
     )
+    # after the starting noise, so that drawing them leaves the deterministic members as they were
+    stochastic = algorithm is not None and algorithm.startswith("sde-")
+    member_seeds = (
+        torch.randint(2**62, (len(jobs),), generator=generator, device=generator.device).tolist()
+        if stochastic
+        else None
+    )
     for start in range(0, len(jobs), batch_size):
         chunk = jobs[start : start + batch_size]
         lead_index = torch.tensor([j for j, _ in chunk], device=device)
@@ -66,7 +76,21 @@ def generate_init(
             condition_fields[lead_index],
             torch.from_numpy(lead_days).to(device)[lead_index],
         )
-        residual = model.sample(noise[start : start + batch_size].to(device), condition, steps)
+        generators = (
+            [
+                torch.Generator(device=generator.device).manual_seed(s)
+                for s in member_seeds[start : start + batch_size]
+            ]
+            if member_seeds is not None
+            else None
+        )
+        residual = model.sample(
+            noise[start : start + batch_size].to(device),
+            condition,
+            steps,
+            algorithm=algorithm,
+            generators=generators,
+        )
         factor = torch.from_numpy(scale).to(device)[lead_index][:, :, None, None]
         values = (condition[0][:, :n_vars] + factor * residual.float()).cpu().numpy()
         for (j, m), value in zip(chunk, values, strict=True):
@@ -96,6 +120,7 @@ def generate(
     inits: list[int] | None = None,
     leads: list[str] | None = None,
     steps: int | None = None,
+    sampler: str | None = None,
     batch_size: int | None = None,
     seed: int = 0,
     device: str = "cpu",
@@ -106,7 +131,8 @@ def generate(
     of ``source`` (``inits``: indices, default all) at each lead time (``leads``:
     durations, default all).
 
-    ``steps``: sampler steps (default: the checkpoint's sampler's). ``batch_size``: samples
+    ``sampler`` and ``steps``: the diffusion sampler (``dpmsolver++`` or
+    ``sde-dpmsolver++``) and its steps (default: the checkpoint's). ``batch_size``: samples
     per network call (default :func:`default_batch_size`); the members do not depend on it.
     ``seed``: the random seed; each init time draws from its own stream.
     """
@@ -134,7 +160,7 @@ def generate(
     points = len(ensemble.coords["lat"]) * len(ensemble.coords["lon"])
     batch_size = batch_size or default_batch_size(device, points)
     scale = trained.residual_scale.at(ensemble.lead_days[at_leads])
-    sampler = trained.sampler.with_steps(steps)
+    chosen_sampler = trained.sampler.with_settings(sampler, steps)
     names = list(trained.variables)
 
     def make_block(block_info=None) -> np.ndarray:
@@ -147,7 +173,8 @@ def generate(
             ensemble.anomalies[i, at_leads, :n_seeds],
             ensemble.lead_days[at_leads],
             n_members,
-            steps=sampler.steps,
+            steps=chosen_sampler.steps,
+            algorithm=None if chosen_sampler.name == "decoder" else chosen_sampler.name,
             batch_size=batch_size,
             generator=generator,
             scale=scale,
@@ -192,7 +219,9 @@ def generate(
         "source": str(source),
         "seeds": n_seeds,
         "seed": seed,
-        "sampler": sampler.describe(),
+        "sampler": chosen_sampler.describe(),
+        "sampler_name": chosen_sampler.name,
+        "sampler_steps": chosen_sampler.steps or 0,
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "role": "ensemble_forecast",
     }
@@ -204,8 +233,10 @@ def generate(
         n_seeds,
         chosen,
         at_leads,
-        sampler.steps,
+        chosen_sampler.steps,
         seed,
+        # only when it differs from the default, so outputs made before keep their key
+        *([chosen_sampler.name] if chosen_sampler.stochastic else []),
     )
     groups = {"": ds}
     source_truth = Path(source) / "truth"

@@ -10,14 +10,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Protocol
-
-import torch
+from typing import TYPE_CHECKING, Protocol
 
 from pipelines.errors import ConfigError
 
-from .diffusion import EDMConfig, EDMPreconditioner
-from .models import ConditionalVAE, SphereUNet, UNetConfig, VAEConfig
+if TYPE_CHECKING:  # the networks are imported when built: `forecast --help` needs no torch
+    import torch
+
+    from .diffusion import EDMConfig
+
+# the diffusion samplers (diffusers' EDMDPMSolverMultistepScheduler algorithms)
+SAMPLERS = ("dpmsolver++", "sde-dpmsolver++")
 
 
 class GenerativeModel(Protocol):
@@ -31,8 +34,17 @@ class GenerativeModel(Protocol):
         """The standard-normal draw behind ``shape`` (B, V, H, W) members."""
         ...
 
-    def sample(self, noise: torch.Tensor, condition, steps: int | None = None) -> torch.Tensor:
-        """Members from starting ``noise``; ``steps`` network evaluations where it applies."""
+    def sample(
+        self,
+        noise: torch.Tensor,
+        condition,
+        steps: int | None = None,
+        algorithm: str | None = None,
+        generators: list[torch.Generator] | None = None,
+    ) -> torch.Tensor:
+        """Members from starting ``noise``: ``steps`` network evaluations of the sampler
+        ``algorithm`` where they apply, its per-step noise from ``generators`` (one per
+        sample) where it draws any."""
         ...
 
     def training_loss(self, target: torch.Tensor, condition, generator=None) -> torch.Tensor:
@@ -57,30 +69,50 @@ class Architecture:
 
     width: int = 24
     multipliers: tuple[int, ...] = (1, 2, 2, 2)
-    edm: EDMConfig = field(default_factory=EDMConfig)
+    edm: EDMConfig = field(default_factory=lambda: _edm_config())
     vae: VAESettings = field(default_factory=VAESettings)
+
+
+def _edm_config(**settings) -> EDMConfig:
+    from .diffusion import EDMConfig
+
+    return EDMConfig(**settings)
 
 
 @dataclass(frozen=True)
 class Sampler:
-    """How members are drawn: ``dpmsolver++`` (EDM diffusion) with ``steps``, or ``decoder``."""
+    """How members are drawn: a diffusion sampler of :data:`SAMPLERS` (``dpmsolver++``,
+    ``sde-dpmsolver++``) with ``steps`` network evaluations, or ``decoder`` (one pass)."""
 
     name: str
     steps: int | None = None
 
-    def with_steps(self, steps: int | None) -> Sampler:
-        """The same sampler with ``steps`` evaluations (None: keep); a decoder takes none."""
-        if steps is None or self.steps is None:
+    @property
+    def stochastic(self) -> bool:
+        return self.name.startswith("sde-")
+
+    def with_settings(self, name: str | None = None, steps: int | None = None) -> Sampler:
+        """This sampler with another ``name`` and/or ``steps`` (None: keep)."""
+        if self.name == "decoder":
+            if name not in (None, "decoder"):
+                raise ConfigError(
+                    f"--sampler {name} is for the diffusion models; this model draws each "
+                    "member with one decoder pass"
+                )
             return self
-        if steps < 1:
+        name = name or self.name
+        if name not in SAMPLERS:
+            raise ConfigError(f"the sampler must be one of {SAMPLERS}, got {name!r}")
+        if steps is not None and steps < 1:
             raise ConfigError(f"the sampler needs at least one step, got {steps}")
-        return Sampler(self.name, steps)
+        return Sampler(name, steps or self.steps)
 
     def describe(self) -> str:
         """The words the output store and the report use."""
-        if self.name == "dpmsolver++":
-            return f"DPM-Solver++(2M), {self.steps} steps"
-        return "prior, one decoder pass"
+        if self.name == "decoder":
+            return "prior, one decoder pass"
+        solver = "SDE-DPM-Solver++(2M)" if self.stochastic else "DPM-Solver++(2M)"
+        return f"{solver}, {self.steps} steps"
 
 
 @dataclass(frozen=True)
@@ -100,6 +132,9 @@ class ModelKind:
 
 
 def _build_diffusion(n_vars: int, architecture: Architecture) -> tuple[torch.nn.Module, dict]:
+    from .diffusion import EDMPreconditioner
+    from .models import SphereUNet, UNetConfig
+
     unet = UNetConfig(
         in_channels=n_vars,
         cond_channels=2 * n_vars,
@@ -112,11 +147,16 @@ def _build_diffusion(n_vars: int, architecture: Architecture) -> tuple[torch.nn.
 
 
 def _rebuild_diffusion(settings: dict) -> torch.nn.Module:
+    from .diffusion import EDMPreconditioner
+    from .models import SphereUNet, UNetConfig
+
     unet = UNetConfig(**{**settings["unet"], "multipliers": tuple(settings["unet"]["multipliers"])})
-    return EDMPreconditioner(SphereUNet(unet), EDMConfig(**settings["edm"]))
+    return EDMPreconditioner(SphereUNet(unet), _edm_config(**settings["edm"]))
 
 
 def _build_vae(n_vars: int, architecture: Architecture) -> tuple[torch.nn.Module, dict]:
+    from .models import ConditionalVAE, VAEConfig
+
     vae = VAEConfig(
         variables=n_vars,
         cond_channels=2 * n_vars,
@@ -128,6 +168,8 @@ def _build_vae(n_vars: int, architecture: Architecture) -> tuple[torch.nn.Module
 
 
 def _rebuild_vae(settings: dict) -> torch.nn.Module:
+    from .models import ConditionalVAE, VAEConfig
+
     return ConditionalVAE(VAEConfig.from_dict(settings["vae"]))
 
 

@@ -6,6 +6,7 @@ import argparse
 import time
 from pathlib import Path
 
+from ..registry import SAMPLERS
 from .options import DEFAULT_OUT, add_device, add_quiet, first_process
 
 NAME = "generate"
@@ -40,10 +41,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="comma-separated lead times to generate, e.g. 24h,72h,5D (default: all)",
     )
     parser.add_argument(
+        "--sampler",
+        choices=SAMPLERS,
+        default=None,
+        help="diffusion sampler, from diffusers' EDM DPM-Solver++ scheduler: dpmsolver++ "
+        "(the probability-flow ODE, deterministic given the starting noise) or "
+        "sde-dpmsolver++ (its stochastic counterpart, fresh noise at every step) "
+        "(default: the checkpoint's, dpmsolver++)",
+    )
+    parser.add_argument(
         "--steps",
         type=int,
         default=None,
-        help="diffusion sampler steps (default: the checkpoint's, 32); the VAE needs none",
+        help="diffusion sampler steps, one network evaluation each (default: the "
+        "checkpoint's, 32); the VAE needs none",
     )
     parser.add_argument(
         "--batch-size",
@@ -80,6 +91,7 @@ def run(args: argparse.Namespace) -> int:
         inits=inits,
         leads=args.leads.split(",") if args.leads else None,
         steps=args.steps,
+        sampler=args.sampler,
         batch_size=args.batch_size,
         seed=args.seed,
         device=args.device,

@@ -8,17 +8,12 @@ import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import xarray as xr
-
-from pipelines import DataError, load_catalog, open_entry
-from pipelines.align import truth_on_forecast_grid
-from pipelines.climatology import daily_climatology
-from pipelines.files import open_ensemble_file
-from pipelines.readers import validate
-
-from ..scoring.summary import score_ensemble, table_rows
 from .options import DEFAULT_OUT, add_catalog, add_quiet, add_scheduler
+
+if TYPE_CHECKING:  # imported where used: `forecast --help` loads no scoring machinery
+    import xarray as xr
 
 NAME = "score"
 HELP = "score an ensemble against the truth: CRPS, reliability, extremes"
@@ -73,6 +68,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from pipelines import load_catalog
     from pipelines.cluster import dask_scheduler, local_input_bytes
 
     inputs = [args.forecast]
@@ -107,6 +103,12 @@ def load_inputs(
 
     ``notice``: told in one line when the truth is regridded to the forecast's grid.
     """
+    from pipelines import DataError, load_catalog, open_entry
+    from pipelines.align import truth_on_forecast_grid
+    from pipelines.climatology import daily_climatology
+    from pipelines.files import open_ensemble_file
+    from pipelines.readers import validate
+
     forecast = open_ensemble_file(forecast_path)
     forecast = validate(forecast, "ensemble_forecast", str(forecast_path))
     climatology = sample = None
@@ -146,6 +148,10 @@ def load_inputs(
 
 def write_scores(scores: xr.Dataset, out: Path) -> Path:
     """Write scores to netCDF (or zarr for a ``.zarr`` path) via a temporary path, plus ``.json``."""
+    from pipelines import DataError
+
+    from ..scoring.summary import table_rows
+
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + f".tmp{os.getpid()}")
     try:
@@ -212,6 +218,10 @@ def score_file(
     seed: int = 0,
     progress: bool = True,
 ) -> tuple[xr.Dataset, str]:
+    """Score the ensemble file ``forecast_path`` (see :func:`load_inputs` for the truth and
+    climatology), write the scores to ``out`` and return them with their printed table."""
+    from ..scoring.summary import score_ensemble, table_rows
+
     forecast, truth, climatology, sample = load_inputs(
         forecast_path, truth_entry, climatology_path, catalog_path, print if progress else None
     )

@@ -1,17 +1,18 @@
-"""Diffusion: EDM preconditioning and loss (:mod:`.edm`) and samplers (:mod:`.sampler`).
+"""Diffusion: EDM preconditioning and loss (:mod:`.edm`) and sampling with diffusers'
+EDM scheduler (:mod:`.sampler`).
 
-The denoiser network is kept apart (:mod:`forecast.models`); the sampler wraps the
-preconditioned denoiser and knows nothing of weather.
+The denoiser network is kept apart (:mod:`forecast.models`); the sampler drives the
+network under the EDM preconditioning and knows nothing of weather.
 """
 
 from .edm import EDMConfig, EDMPreconditioner, edm_loss
-from .sampler import dpm_solver_2m_sample, heun_sample, karras_sigmas
+from .sampler import SAMPLERS, edm_scheduler, sample_edm
 
 __all__ = [
+    "SAMPLERS",
     "EDMConfig",
     "EDMPreconditioner",
-    "dpm_solver_2m_sample",
     "edm_loss",
-    "heun_sample",
-    "karras_sigmas",
+    "edm_scheduler",
+    "sample_edm",
 ]

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .sampler import dpm_solver_2m_sample
+from .sampler import edm_scheduler, sample_edm
 
 
 @dataclass(frozen=True)
@@ -64,18 +64,32 @@ class EDMPreconditioner(torch.nn.Module):
         return tuple(shape)
 
     @torch.no_grad()
-    def sample(self, noise: torch.Tensor, condition=None, steps: int | None = None) -> torch.Tensor:
-        """Samples from starting ``noise`` by DPM-Solver++(2M), ``steps`` evaluations."""
+    def sample(
+        self,
+        noise: torch.Tensor,
+        condition=None,
+        steps: int | None = None,
+        algorithm: str | None = None,
+        generators: list[torch.Generator] | None = None,
+    ) -> torch.Tensor:
+        """Samples from starting ``noise`` in ``steps`` evaluations (default: the config's)
+        with diffusers' EDM DPM-Solver++ (``algorithm``: ``dpmsolver++`` or
+        ``sde-dpmsolver++``, whose step noise comes from ``generators``, one per sample;
+        default ``dpmsolver++``)."""
         config = self.config
-        return dpm_solver_2m_sample(
-            lambda x, sigma: self(x, sigma, condition),
-            tuple(noise.shape),
-            steps=steps or config.sampler_steps,
-            sigma_min=config.sigma_min,
-            sigma_max=config.sigma_max,
-            rho=config.rho,
-            noise=noise,
-            device=noise.device,
+        scheduler = edm_scheduler(
+            algorithm or "dpmsolver++",
+            config.sigma_min,
+            config.sigma_max,
+            config.sigma_data,
+            config.rho,
+        )
+        return sample_edm(
+            lambda x_in, c_noise: self.network(x_in, condition, c_noise),
+            noise,
+            scheduler,
+            steps or config.sampler_steps,
+            generators,
         )
 
 

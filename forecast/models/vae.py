@@ -120,7 +120,9 @@ class ConditionalVAE(torch.nn.Module):
         self,
         noise: torch.Tensor,
         condition: tuple[torch.Tensor, torch.Tensor],
-        steps: int | None = None,  # one decoder pass whatever the steps: the sampler interface
+        steps: int | None = None,  # one decoder pass whatever the sampler: the model interface
+        algorithm: str | None = None,
+        generators: list[torch.Generator] | None = None,
     ) -> torch.Tensor:
         """Members from the prior: z = mu_p + sigma_p * noise, then one decoder pass."""
         mean, log_var = self.prior(*condition)

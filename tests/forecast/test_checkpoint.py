@@ -38,13 +38,20 @@ def test_an_unknown_kind_is_a_settings_error_naming_the_kinds():
         model_kind("unet-2d")
 
 
-def test_the_sampler_takes_steps_a_decoder_does_not():
-    assert Sampler("dpmsolver++", 32).with_steps(8) == Sampler("dpmsolver++", 8)
-    assert Sampler("dpmsolver++", 32).with_steps(None).steps == 32
-    assert Sampler("decoder").with_steps(8) == Sampler("decoder")
-    assert Sampler("dpmsolver++", 8).describe() == "DPM-Solver++(2M), 8 steps"
+def test_the_sampler_settings_a_decoder_takes_none():
+    ode = Sampler("dpmsolver++", 32)
+    assert ode.with_settings(steps=8) == Sampler("dpmsolver++", 8)
+    assert ode.with_settings("sde-dpmsolver++") == Sampler("sde-dpmsolver++", 32)
+    assert ode.with_settings().steps == 32 and not ode.stochastic
+    assert Sampler("decoder").with_settings(steps=8) == Sampler("decoder")
+    assert ode.describe() == "DPM-Solver++(2M), 32 steps"
+    assert Sampler("sde-dpmsolver++", 8).describe() == "SDE-DPM-Solver++(2M), 8 steps"
     with pytest.raises(ConfigError, match="at least one step"):
-        Sampler("dpmsolver++", 32).with_steps(0)
+        ode.with_settings(steps=0)
+    with pytest.raises(ConfigError, match="must be one of"):
+        ode.with_settings("euler")
+    with pytest.raises(ConfigError, match="one decoder pass"):
+        Sampler("decoder").with_settings("sde-dpmsolver++")
 
 
 def test_a_saved_checkpoint_loads_as_it_was(tiny_checkpoint, tmp_path):

@@ -3,14 +3,8 @@
 import pytest
 import torch
 
-from forecast.diffusion import (
-    EDMConfig,
-    EDMPreconditioner,
-    dpm_solver_2m_sample,
-    edm_loss,
-    heun_sample,
-    karras_sigmas,
-)
+from forecast.diffusion import EDMConfig, EDMPreconditioner, edm_loss, edm_scheduler
+from pipelines import ConfigError
 
 
 def gaussian_denoiser(mean: torch.Tensor, std: torch.Tensor):
@@ -24,44 +18,80 @@ def gaussian_denoiser(mean: torch.Tensor, std: torch.Tensor):
     return denoise
 
 
-@pytest.mark.parametrize(
-    ("sampler", "steps"),
-    [(dpm_solver_2m_sample, 32), (heun_sample, 32)],
-    ids=["dpm-2m-32", "heun-32"],
-)
-def test_sampler_with_the_optimal_denoiser_samples_the_right_gaussian(sampler, steps):
-    mean = torch.tensor([[0.5, -0.3, 0.0]], dtype=torch.float64)
-    std = torch.tensor([[0.3, 1.0, 2.0]], dtype=torch.float64)
-    generator = torch.Generator().manual_seed(0)
+class OptimalNetwork(torch.nn.Module):
+    """The network F whose EDM-preconditioned output (sigma_data = 1) is the optimal
+    denoiser of N(mean, std^2): F = (D(x) - c_skip x) / c_out at x = x_in / c_in."""
+
+    def __init__(self, mean: torch.Tensor, std: torch.Tensor) -> None:
+        super().__init__()
+        self.denoise = gaussian_denoiser(mean, std)
+        self.calls = 0
+
+    def forward(self, x_in, condition, c_noise):
+        self.calls += 1
+        sigma = (4 * c_noise.to(torch.float64)).exp().reshape(-1, 1)
+        total = sigma**2 + 1
+        x = x_in.to(torch.float64) * total.sqrt()
+        c_skip, c_out = 1 / total, sigma / total.sqrt()
+        return ((self.denoise(x, sigma.flatten()) - c_skip * x) / c_out).to(x_in.dtype)
+
+
+MEAN = torch.tensor([[0.5, -0.3, 0.0]], dtype=torch.float64)
+STD = torch.tensor([[0.3, 1.0, 2.0]], dtype=torch.float64)
+
+
+@pytest.mark.parametrize("algorithm", ["dpmsolver++", "sde-dpmsolver++"])
+def test_the_sampler_with_the_optimal_denoiser_samples_the_right_gaussian(algorithm):
+    model = EDMPreconditioner(OptimalNetwork(MEAN, STD), EDMConfig())
     n = 40_000
-    samples = sampler(
-        gaussian_denoiser(mean, std), (n, 3), steps=steps, generator=generator, dtype=torch.float64
+    noise = torch.randn(n, 3, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    generators = (
+        [torch.Generator().manual_seed(i) for i in range(n)] if "sde" in algorithm else None
     )
+    samples = model.sample(noise, None, 32, algorithm=algorithm, generators=generators)
+    assert model.network.calls == 32  # one network evaluation per step
     # the start is N(0, sigma_max^2), not N(mu, s^2 + sigma_max^2): a bias of about mu s / sigma_max
-    bias = (mean.abs() * std / 20.0)[0]
-    assert torch.all((samples.mean(0) - mean[0]).abs() < bias + 4 * std[0] / n**0.5)
+    bias = (MEAN.abs() * STD / 20.0)[0]
+    assert torch.all((samples.mean(0) - MEAN[0]).abs() < bias + 4 * STD[0] / n**0.5)
     # the standard error of the std is 0.35%; the rest is the solver's discretisation
-    ratio = samples.std(0) / std[0]
+    ratio = samples.std(0) / STD[0]
     assert torch.all((ratio - 1).abs() < 0.025), ratio
 
 
-def test_default_sampler_uses_at_most_32_evaluations():
-    calls = []
+def test_the_ode_sampler_is_deterministic_and_the_sde_sampler_is_not():
+    model = EDMPreconditioner(OptimalNetwork(MEAN, STD), EDMConfig())
+    noise = torch.randn(4, 3, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    torch.testing.assert_close(model.sample(noise, None, 8), model.sample(noise, None, 8))
 
-    def counting(x, sigma):
-        calls.append(1)
-        return torch.zeros_like(x)
+    def sde(seeds):
+        generators = [torch.Generator().manual_seed(s) for s in seeds]
+        return model.sample(noise, None, 8, algorithm="sde-dpmsolver++", generators=generators)
 
-    dpm_solver_2m_sample(counting, (2, 1), steps=EDMConfig().sampler_steps)
-    assert len(calls) <= 32
-
-
-def test_schedule_ends_at_zero_and_is_decreasing():
-    sigmas = karras_sigmas(16, 0.002, 80.0)
-    assert (
-        sigmas[0] == pytest.approx(80.0) and sigmas[-2] == pytest.approx(0.002) and sigmas[-1] == 0
+    first, again, other = sde([0, 1, 2, 3]), sde([0, 1, 2, 3]), sde([4, 5, 6, 7])
+    torch.testing.assert_close(first, again)
+    assert not torch.allclose(first, other)
+    # a sample's noise is its own generator's: the same whatever the rest of the batch
+    alone = model.sample(
+        noise[2:3],
+        None,
+        8,
+        algorithm="sde-dpmsolver++",
+        generators=[torch.Generator().manual_seed(2)],
     )
-    assert torch.all(sigmas[1:] < sigmas[:-1])
+    torch.testing.assert_close(alone, first[2:3])
+
+
+def test_the_schedule_is_karras_from_sigma_max_to_zero():
+    config = EDMConfig()
+    scheduler = edm_scheduler("dpmsolver++", 0.002, 80.0, 1.0, 7.0)
+    scheduler.set_timesteps(16)
+    ramp = torch.linspace(0, 1, 16, dtype=torch.float64)
+    karras = (80.0 ** (1 / 7) + ramp * (0.002 ** (1 / 7) - 80.0 ** (1 / 7))) ** 7
+    torch.testing.assert_close(scheduler.sigmas[:-1].double(), karras, rtol=3e-6, atol=0)  # float32
+    assert scheduler.sigmas[-1] == 0
+    torch.testing.assert_close(scheduler.timesteps.double(), karras.log() / 4, rtol=1e-5, atol=1e-6)
+    with pytest.raises(ConfigError, match="sampler must be one of"):
+        edm_scheduler("euler", config.sigma_min, config.sigma_max, 1.0, 7.0)
 
 
 class ZeroNetwork(torch.nn.Module):

@@ -95,3 +95,28 @@ def test_the_default_batch_keeps_a_cpu_call_near_65k_grid_points():
     assert default_batch_size("cpu", 181 * 360) == 1
     assert default_batch_size("cpu", 9 * 18) == 64
     assert default_batch_size("cuda", 181 * 360) == 64
+
+
+def test_the_stochastic_sampler_is_recorded_and_independent_of_batching(
+    tiny_checkpoint, tiny_prepared, tmp_path
+):
+    source = tiny_prepared["world-operational"]
+    kwargs = {"n_members": 3, "inits": [1], "leads": ["24h"], "steps": 4, "progress": False}
+    ode = open_complete(generate(tiny_checkpoint, source, tmp_path / "ode.zarr", **kwargs))
+    sde = open_complete(
+        generate(tiny_checkpoint, source, tmp_path / "a.zarr", sampler="sde-dpmsolver++", **kwargs)
+    )
+    assert (sde.attrs["sampler_name"], sde.attrs["sampler_steps"]) == ("sde-dpmsolver++", 4)
+    assert sde.attrs["sampler"] == "SDE-DPM-Solver++(2M), 4 steps"
+    assert ode.attrs["sampler_name"] == "dpmsolver++"
+    # the same starting noise, other paths: different members
+    assert float(abs(sde["z500"] - ode["z500"]).max()) > 0
+    again = generate(
+        tiny_checkpoint,
+        source,
+        tmp_path / "b.zarr",
+        sampler="sde-dpmsolver++",
+        batch_size=2,
+        **kwargs,
+    )
+    xr.testing.assert_allclose(open_complete(again).load(), sde.load(), rtol=1e-5, atol=1e-2)
