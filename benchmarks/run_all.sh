@@ -16,6 +16,7 @@ for model in seeds-gee seeds-gpp vae-crps; do
 done
 # the sampler and throughput studies on the checkpoint and stores of `forecast run`
 forecast run -q
+python benchmarks/sampler_vs_handwritten.py
 python benchmarks/sampler_steps.py --checkpoint runs/world/models/seeds-gee --source runs/world/prepared/world-operational.zarr
 python benchmarks/throughput.py
 # crashes: SIGKILL at random moments, then resume (3 seeds x 8 kills per command)

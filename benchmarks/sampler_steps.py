@@ -45,32 +45,41 @@ def main() -> None:
     steps_list = sorted(int(s) for s in args.steps.split(","))
     samplers = args.samplers.split(",")
     results = {}
-    for sampler in samplers:
-        for steps in steps_list:
-            start = time.perf_counter()
-            path = generate(
-                args.checkpoint,
-                args.source,
-                args.out / f"{sampler}-{steps}.zarr",
-                n_members=args.members,
-                inits=inits,
-                leads=args.leads.split(","),
-                steps=steps,
-                sampler=sampler,
-                progress=False,
-            )
-            seconds = time.perf_counter() - start
-            ensemble = open_complete(path)
-            _, truth, climatology = held_out(args.source, inits, ensemble["lead_time"].values)
-            scores = score_ensemble(
-                ensemble[list(truth.data_vars)], truth, climatology=climatology
-            ).compute()
-            fields = ensemble["z500"].size // ensemble["z500"][0, 0, 0].size
-            results[sampler, steps] = {
-                "scores": scores,
-                "ms_per_member_field": 1000 * seconds / fields,
-            }
-            print(f"{sampler} {steps:4d} evaluations: {seconds:.0f} s", flush=True)
+    # the last row: the reference setting drawn again from other starting noise, the
+    # sampling noise of these scores (a stochastic sampler's members are other draws too)
+    runs = [(sampler, steps, 0) for sampler in samplers for steps in steps_list]
+    runs.append((samplers[0], steps_list[-1], 1))
+    for sampler, steps, seed in runs:
+        path = args.out / f"{sampler}-{steps}{'-seed1' if seed else ''}.zarr"
+        timing = path.with_name(path.name + ".seconds.json")
+        start = time.perf_counter()
+        made = not path.exists()
+        generate(
+            args.checkpoint,
+            args.source,
+            path,
+            n_members=args.members,
+            inits=inits,
+            leads=args.leads.split(","),
+            steps=steps,
+            sampler=sampler,
+            seed=seed,
+            progress=False,
+        )
+        if made:  # a store kept from an earlier run keeps the time it took then
+            timing.write_text(json.dumps({"seconds": time.perf_counter() - start}))
+        seconds = json.loads(timing.read_text())["seconds"]
+        ensemble = open_complete(path)
+        _, truth, climatology = held_out(args.source, inits, ensemble["lead_time"].values)
+        scores = score_ensemble(
+            ensemble[list(truth.data_vars)], truth, climatology=climatology
+        ).compute()
+        fields = ensemble["z500"].size // ensemble["z500"][0, 0, 0].size
+        results[sampler if not seed else f"{sampler} (seed 1)", steps] = {
+            "scores": scores,
+            "ms_per_member_field": 1000 * seconds / fields,
+        }
+        print(f"{sampler} {steps:4d} evaluations, seed {seed}: {seconds:.0f} s", flush=True)
     reference_key = (samplers[0], steps_list[-1])
     reference = results[reference_key]["scores"]
     hours = [int(t / np.timedelta64(1, "h")) for t in reference["lead_time"].values]
@@ -98,7 +107,7 @@ def main() -> None:
         }
         report["rows"].append(row)
         print(
-            f"  {sampler:16s} {steps:4d}  "
+            f"  {sampler:25s} {steps:4d}  "
             + " ".join(f"{x:6.4f}" for x in row["z500_crps_relative"])
             + f" | {worst_crps:+.2%} | {worst_spread:+.2%} | "
             + " ".join(f"{x:5.3f}" for x in row["z500_spread_skill"])

@@ -42,7 +42,7 @@ class RunSettings:
     leads: tuple[str, ...] = ("24h", "72h", "120h", "240h")
     n_members: int = 32  # generated per init time and lead
     n_seeds: int = 2
-    sampler_steps: int | None = None  # None: the checkpoint's (32)
+    sampler_steps: int | None = None  # None: the checkpoint's (16)
     maps_variable: str = "z500"
 
 

@@ -54,7 +54,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=int,
         default=None,
         help="diffusion sampler steps, one network evaluation each (default: the "
-        "checkpoint's, 32); the VAE needs none",
+        "checkpoint's: 16 for checkpoints made now); the VAE needs none",
     )
     parser.add_argument(
         "--batch-size",
