@@ -4,6 +4,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 python benchmarks/crps_throughput.py --members 50 512 2048 --torch
 python benchmarks/crps_throughput.py --members 512 2048 --nan 0.05 --out benchmarks/out/crps_throughput_nan.json
+python benchmarks/multivariate_scores.py
 python benchmarks/scoring_out_of_core.py --gib 8 --limit 2GiB
 python benchmarks/prepare_throughput.py
 python benchmarks/world_build.py --profiles tiny default

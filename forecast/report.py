@@ -28,7 +28,7 @@ TWO_SIGMA = ["above_2sigma", "below_2sigma"]
 def headline_numbers(scores: xr.Dataset, variable: str, lead) -> dict[str, float]:
     """The table's numbers for one ensemble, variable and lead time."""
     point = scores.sel(variable=variable, lead_time=lead)
-    numbers = {key: float(point[key]) for key in METRICS}
+    numbers = {key: float(point[key]) for key in METRICS if key in point}
     numbers["members"] = int(scores.attrs.get("members", 0))
     if "event" in scores.dims:
         events = point.sel(event=TWO_SIGMA)

@@ -2,7 +2,8 @@
 
 Array kernels (numpy or torch) live in :mod:`.kernels`; the xarray layer in
 :mod:`.metrics` (CRPS, RMSE, spread, rank histograms) and :mod:`.events`
-(Brier, reliability diagrams, ROC); the whole table in :mod:`.summary`.
+(Brier, reliability diagrams, ROC), :mod:`.multivariate` (energy and variogram scores);
+the whole table in :mod:`.summary`.
 """
 
 from .events import (
@@ -23,6 +24,7 @@ from .metrics import (
     rank_histogram,
     weighted_mean,
 )
+from .multivariate import energy_score, variogram_score
 from .regions import REGIONS, Region, area_weights
 from .summary import score_ensemble, table_rows
 
@@ -34,6 +36,7 @@ __all__ = [
     "crps",
     "crps_ensemble",
     "crps_gaussian",
+    "energy_score",
     "ensemble_summary",
     "event_outcome",
     "event_probability",
@@ -45,5 +48,6 @@ __all__ = [
     "score_ensemble",
     "sigma_threshold",
     "table_rows",
+    "variogram_score",
     "weighted_mean",
 ]

@@ -15,8 +15,8 @@ from pipelines.climatology import climatology_at
 from pipelines.errors import DataError
 from pipelines.leads import hours_text
 
-from . import events, metrics
-from .regions import Region
+from . import events, metrics, multivariate
+from .regions import Region, area_weights
 
 SIGMA_EVENTS = {
     "above_2sigma": 2.0,
@@ -25,6 +25,8 @@ SIGMA_EVENTS = {
     "below_3sigma": -3.0,
 }
 PERCENTILE_EVENTS = {"above_p95": 0.95, "below_p05": 0.05}
+# the variogram score costs (points)^2 per member and case: regions up to this size
+VARIOGRAM_MAX_POINTS = 1024
 
 
 def _event_scores(
@@ -62,7 +64,12 @@ def score_variable(
         rank_chi2=flatness["chi2"],
         rank_p_value=flatness["p_value"],
         rank_reliability_index=flatness["reliability_index"],
+        energy_score=multivariate.energy_score(forecast, truth, region=region).mean("init_time"),
     )
+    if int((area_weights(forecast, region) > 0).sum()) <= VARIOGRAM_MAX_POINTS:
+        table["variogram_score"] = multivariate.variogram_score(
+            forecast, truth, region=region
+        ).mean("init_time")
     per_event = {}
     if clim_at_valid is not None:
         mean, std = (
@@ -166,6 +173,8 @@ METRICS: dict[str, str] = {
     "rank_chi2": "rank chi2",
     "rank_p_value": "rank p-value",
     "rank_reliability_index": "rank RI",
+    "energy_score": "energy score",
+    "variogram_score": "variogram score",  # regions of up to VARIOGRAM_MAX_POINTS points
 }
 EVENT_METRICS = ("brier", "brier_skill", "auc")  # per event: event_<name>
 
@@ -178,7 +187,8 @@ def table_rows(scores: xr.Dataset) -> list[dict]:
             point = scores.sel(variable=variable, lead_time=lead)
             row = {"variable": str(variable), "lead_time": hours_text(lead)}
             for key in METRICS:
-                row[key] = _number(point[key])
+                if key in point:
+                    row[key] = _number(point[key])
             if "event" in scores.dims:
                 for event in scores["event"].values:
                     for key in EVENT_METRICS:
