@@ -17,7 +17,7 @@ from .scoring.summary import METRICS
 
 COLUMNS = (
     ("members", "members"),
-    *((key, METRICS[key]) for key in ("crps_nrg", "crps", "rmse", "spread_skill")),
+    *((key, METRICS[key]) for key in ("crps_nrg", "crps", "crpss", "rmse", "spread_skill")),
     ("bss_2sigma", "BSS +-2 sigma"),
     ("auc_2sigma", "ROC AUC +-2 sigma"),
     ("rank_reliability_index", METRICS["rank_reliability_index"]),
@@ -92,7 +92,7 @@ def write_report(
     sections.append(
         "CRPS: the standard estimator of the ensemble's empirical distribution (penalises small "
         "ensembles); fair CRPS: the unbiased estimator of the CRPS of the distribution the members "
-        "are drawn from. Spread-skill: sqrt((M+1)/M) spread / RMSE (1 = reliable). BSS and ROC "
+        "are drawn from. CRPSS: 1 - fair CRPS / CRPS of the day-of-year climatology as a Gaussian. Spread-skill: sqrt((M+1)/M) spread / RMSE (1 = reliable). BSS and ROC "
         "AUC: mean over the +2 sigma and -2 sigma anomaly events of the day-of-year climatology. Rank RI: "
         "reliability index of the rank histogram (sum of |frequency - 1/(M+1)|, 0 = flat).\n"
     )

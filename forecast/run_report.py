@@ -55,6 +55,9 @@ def make_report(
     figures[f"reliability_{variable}"] = diagnostics.reliability_diagrams(
         scores, variable, middle, ["above_2sigma", "below_2sigma"]
     )
+    figures[f"economic_value_{variable}"] = diagnostics.value_curves(
+        scores, variable, middle, ["above_2sigma", "below_2sigma"]
+    )
     days = ", ".join(f"{day:g}" for day in lead_days(leads))
     init_times = ", ".join(str(t)[:13] for t in truth["init_time"].values)
     stage_text = ", ".join(f"{k} {v:.0f} s" for k, v in seconds.items())

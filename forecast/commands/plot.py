@@ -20,8 +20,9 @@ DESCRIPTION = (
     "Maps (cartopy, offline coastlines) of one forecast of an ensemble store: the truth "
     "when the store carries it, members, ensemble mean and spread, and the probability of "
     "a +2 sigma anomaly next to what happened; and, from score files written by "
-    "'forecast score', scores against lead time, rank histograms and reliability diagrams "
-    "(one line per file). With no --ensemble and no --scores: the SEEDS-GEE ensemble and "
+    "'forecast score', scores against lead time, rank histograms, reliability diagrams "
+    "and relative economic value (one line per file). Maps of a regional grid are zoomed "
+    "to its extent. With no --ensemble and no --scores: the SEEDS-GEE ensemble and "
     "the score files of 'forecast run' (runs/world)."
 )
 
@@ -131,4 +132,8 @@ def plot_files(
             figures[f"reliability_{variable}"] = diagnostics.reliability_diagrams(
                 tables, variable, at, ["above_2sigma", "below_2sigma"]
             )
+            if all("event_value" in table for table in tables.values()):
+                figures[f"economic_value_{variable}"] = diagnostics.value_curves(
+                    tables, variable, at, ["above_2sigma", "below_2sigma"]
+                )
     return [save_figure(figure, out / f"{name}.png") for name, figure in figures.items()]

@@ -19,10 +19,12 @@ NAME = "score"
 HELP = "score an ensemble against the truth: CRPS, reliability, extremes"
 DESCRIPTION = (
     "Score an ensemble (zarr or netCDF with init_time, lead_time, member, lat, lon) against "
-    "a reanalysis at valid time: CRPS (fair and standard), ensemble-mean RMSE, spread, "
-    "spread-skill ratio, rank histogram and its flatness, and for extreme events "
-    "(+-2 and +-3 sigma anomalies, 5th/95th climatological percentiles) the Brier score, "
-    "Brier skill score and ROC area. Averages use cell-area weights over --region. "
+    "a reanalysis at valid time: CRPS (fair and standard) and CRPSS against climatology, "
+    "ensemble-mean RMSE, spread, spread-skill ratio, rank histogram and its flatness, the "
+    "energy score and (regions up to 1024 points) the variogram score, and for extreme "
+    "events (+-2 and +-3 sigma anomalies, 5th/95th climatological percentiles) the Brier "
+    "score, Brier skill score, ROC area and relative economic value. Averages use "
+    "cell-area weights over --region. "
     "Writes OUT (netCDF, or zarr if OUT ends in .zarr) and OUT with a .json suffix, and "
     "prints a table per variable and lead time."
 )
@@ -180,7 +182,7 @@ def _plain(attrs: dict) -> dict:
     return {k: (v if isinstance(v, str | int | float) else str(v)) for k, v in attrs.items()}
 
 
-SCREEN_METRICS = ("crps", "rmse", "spread", "spread_skill", "rank_chi2")  # of summary.METRICS
+SCREEN_METRICS = ("crps", "crpss", "rmse", "spread", "spread_skill", "rank_chi2")  # of METRICS
 
 
 def format_table(rows: list[dict]) -> str:

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from matplotlib.figure import Figure
 
-from .diagnostics import lead_curves, rank_histograms, reliability_diagrams
+from .diagnostics import lead_curves, rank_histograms, reliability_diagrams, value_curves
 from .ensemble_maps import ensemble_maps, event_maps
 from .maps import map_panels, use_offline_shapes
 
@@ -27,4 +27,5 @@ __all__ = [
     "reliability_diagrams",
     "save_figure",
     "use_offline_shapes",
+    "value_curves",
 ]

@@ -56,6 +56,27 @@ def rank_histograms(scores: Mapping[str, xr.Dataset], variable: str, lead) -> Fi
     return figure
 
 
+def value_curves(
+    scores: Mapping[str, xr.Dataset], variable: str, lead, events: Sequence[str]
+) -> Figure:
+    """Relative economic value against the cost/loss ratio per event, one line per ensemble
+    (Richardson 2000): who, paying C to protect against a loss L, gains by acting on it."""
+    figure = Figure(figsize=(3.8 * len(events), 3.4))
+    axes = figure.subplots(1, len(events), squeeze=False)
+    for axis, event in zip(axes[0], events, strict=True):
+        for name, table in scores.items():
+            point = table["event_value"].sel(variable=variable, lead_time=lead, event=event)
+            axis.plot(point["cost_loss"], point, label=name)
+        axis.set_xscale("log")
+        axis.set_ylim(0, 1)
+        axis.set_xlabel("cost / loss ratio")
+        axis.set_title(f"{variable} {event}, {days_text(lead)}", fontsize=9)
+    axes[0][0].set_ylabel("relative economic value")
+    axes[0][0].legend(fontsize=7)
+    figure.tight_layout()
+    return figure
+
+
 def reliability_diagrams(
     scores: Mapping[str, xr.Dataset], variable: str, lead, events: Sequence[str]
 ) -> Figure:

@@ -33,6 +33,29 @@ def _cyclic(field: xr.DataArray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     )
 
 
+def _regional_extent(field: xr.DataArray) -> tuple[float, float, float, float] | None:
+    """(west, east, south, north) of a grid that does not cover the globe, cell edges
+    included, with west < east across 0 degrees (350..10 is 347.5 to 12.5 + 360); None
+    for a global grid."""
+    lon, lat = np.sort(field["lon"].values % 360.0), field["lat"].values
+    dlon = float(np.median(np.diff(lon))) if lon.size > 1 else 360.0
+    dlat = float(np.median(np.abs(np.diff(lat)))) if lat.size > 1 else 180.0
+    if lon.size * dlon >= 359.0 and float(np.ptp(lat)) + dlat >= 170.0:
+        return None
+    gaps = np.diff(np.concatenate([lon, lon[:1] + 360.0]))
+    after = int(np.argmax(gaps)) + 1  # the region starts after its largest gap in longitude
+    west = lon[after % lon.size]
+    east = lon[after - 1] + (360.0 if after - 1 < after % lon.size else 0.0)
+    if lon.size * dlon >= 359.0:  # a band all around the globe
+        west, east = 0.0, 360.0 - dlon
+    return (
+        west - dlon / 2,
+        east + dlon / 2,
+        max(-90.0, float(lat.min()) - dlat / 2),
+        min(90.0, float(lat.max()) + dlat / 2),
+    )
+
+
 def map_panels(
     fields: Mapping[str, xr.DataArray],
     *,
@@ -43,7 +66,8 @@ def map_panels(
     units: str = "",
     title: str | None = None,
 ) -> Figure:
-    """One map per (lat, lon) field, in a grid, with coastlines (Robinson projection).
+    """One map per (lat, lon) field, in a grid, with coastlines: a Robinson projection for
+    global grids, a plate carree zoomed to the data for regional ones.
 
     ``shared_scale``: one colour range for all panels not given in ``limits`` (compare
     members with the truth on one scale); ``cmap`` may differ per panel.
@@ -53,6 +77,9 @@ def map_panels(
 
     use_offline_shapes()
     names = list(fields)
+    extent = _regional_extent(next(iter(fields.values())))
+    centre = 0.0 if extent is None else (extent[0] + extent[1]) / 2
+    projection = ccrs.Robinson() if extent is None else ccrs.PlateCarree(central_longitude=centre)
     rows = -(-len(names) // columns)
     figure = Figure(figsize=(4.2 * min(columns, len(names)), 2.9 * rows + 0.6))
     limits = dict(limits or {})
@@ -62,8 +89,12 @@ def map_panels(
         high = max(float(f.max()) for f in shared)
         limits.update({n: (low, high) for n in names if n not in limits})
     for index, name in enumerate(names):
-        axis = figure.add_subplot(rows, columns, index + 1, projection=ccrs.Robinson())
+        axis = figure.add_subplot(rows, columns, index + 1, projection=projection)
         lon, lat, values = _cyclic(fields[name])
+        if extent is not None:  # longitudes relative to the centre: no seam inside the region
+            lon = (lon - centre + 180.0) % 360.0 - 180.0 + centre
+            order = np.argsort(lon[:-1])
+            lon, values = lon[:-1][order], values[:, :-1][:, order]
         low, high = limits.get(name, (float(np.nanmin(values)), float(np.nanmax(values))))
         mesh = axis.pcolormesh(
             lon,
@@ -76,7 +107,11 @@ def map_panels(
             shading="nearest",
         )
         axis.add_feature(cfeature.COASTLINE.with_scale("110m"), linewidth=0.5)
-        axis.set_global()
+        if extent is None:
+            axis.set_global()
+        else:
+            west, east, south, north = extent
+            axis.set_extent([west - centre, east - centre, south, north], crs=projection)
         axis.set_title(name, fontsize=9)
         figure.colorbar(mesh, ax=axis, orientation="horizontal", shrink=0.7, pad=0.04, label=units)
     if title:

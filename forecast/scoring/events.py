@@ -146,3 +146,36 @@ def roc(
         output_dtypes=[float],
     )
     return by_variable(hit_rate=hit_rate, false_alarm_rate=false_alarm_rate, auc=area)
+
+
+COST_LOSS = np.round(np.arange(1, 100) / 100, 2)  # cost/loss ratios 0.01 .. 0.99
+
+
+def relative_economic_value(
+    probability: XrObj,
+    outcome: XrObj,
+    members: int,
+    *,
+    dims: tuple[str, ...] | None = None,
+    cost_loss: np.ndarray = COST_LOSS,
+) -> XrObj:
+    """Relative economic value of acting on the forecast probability, per cost/loss ratio
+    (Richardson 2000, QJRMS 126, 649): the best over the probability thresholds k/M.
+
+    A user who protects at cost C against a loss L, with alpha = C / L and base rate o,
+    spends (per unit L) alpha (H o + F (1 - o)) + (1 - H) o acting on warnings with hit
+    rate H and false-alarm rate F, min(alpha, o) with climatology alone and alpha o with a
+    perfect forecast; V = (E_climate - E_forecast) / (E_climate - E_perfect), 1 for a
+    perfect forecast, 0 for climatology. Never acting and always acting are among the
+    thresholds, so the curve (the envelope over thresholds) is never below 0.
+    """
+    curve = roc(probability, outcome, members, dims=dims)
+    dims = tuple(d for d in (dims or probability.dims) if d in probability.dims)
+    valid = outcome.notnull() & probability.notnull()
+    base = (outcome.where(valid) == 1).sum(dims) / valid.sum(dims).where(valid.sum(dims) > 0)
+    alpha = xr.DataArray(cost_loss, dims="cost_loss", coords={"cost_loss": cost_loss})
+    hits, false_alarms = curve["hit_rate"], curve["false_alarm_rate"]
+    expense = alpha * (hits * base + false_alarms * (1 - base)) + (1 - hits) * base
+    climate = np.minimum(alpha, base)
+    value = (climate - expense) / (climate - alpha * base).where(lambda e: e > 0)
+    return value.max("threshold")

@@ -37,8 +37,12 @@ def _event_scores(
     outcome = events.event_outcome(truth, threshold, above=above)
     auc = events.roc(probability, outcome, members=forecast.sizes["member"], dims=dims)["auc"]
     diagram = events.reliability_diagram(probability, outcome, dims=dims)
+    value = events.relative_economic_value(
+        probability, outcome, members=forecast.sizes["member"], dims=dims
+    )
     return brier.assign(
         auc=auc,
+        value=value,
         reliability_count=diagram["count"],
         reliability_forecast_probability=diagram["forecast_probability"],
         reliability_observed_frequency=diagram["observed_frequency"],
@@ -76,6 +80,9 @@ def score_variable(
             clim_at_valid.sel(statistic="mean", drop=True),
             clim_at_valid.sel(statistic="std", drop=True),
         )
+        # CRPSS against the climatological distribution N(mean, std^2) at valid time
+        clim_crps = metrics.weighted_mean(metrics.crps_gaussian(mean, std, truth), dims, region)
+        table["crpss"] = 1 - table["crps"] / clim_crps.where(clim_crps > 0)
         for name, k in SIGMA_EVENTS.items():
             threshold = events.sigma_threshold(mean, std, k)
             per_event[name] = _event_scores(forecast, truth, threshold, k > 0, dims, region)
@@ -166,6 +173,7 @@ def score_ensemble(
 METRICS: dict[str, str] = {
     "crps": "fair CRPS",
     "crps_nrg": "CRPS",
+    "crpss": "CRPSS",  # fair CRPS against the climatological Gaussian; needs a climatology
     "rmse": "RMSE",
     "spread": "spread",
     "spread_skill": "spread-skill",
