@@ -2,7 +2,8 @@
 
 Array kernels (numpy or torch) live in :mod:`.kernels`; the xarray layer in
 :mod:`.metrics` (CRPS, RMSE, spread, rank histograms) and :mod:`.events`
-(Brier, reliability diagrams, ROC), :mod:`.multivariate` (energy and variogram scores);
+(Brier, reliability diagrams, ROC, economic value), :mod:`.multivariate` (energy and
+variogram scores) and :mod:`.significance` (paired differences with a block bootstrap);
 the whole table in :mod:`.summary`.
 """
 
@@ -26,6 +27,7 @@ from .metrics import (
 )
 from .multivariate import energy_score, variogram_score
 from .regions import REGIONS, Region, area_weights
+from .significance import paired_difference
 from .summary import score_ensemble, table_rows
 
 __all__ = [
@@ -40,6 +42,7 @@ __all__ = [
     "ensemble_summary",
     "event_outcome",
     "event_probability",
+    "paired_difference",
     "percentile_threshold",
     "rank_flatness",
     "rank_histogram",
