@@ -3,7 +3,8 @@
 Array kernels (numpy or torch) live in :mod:`.kernels`; the xarray layer in
 :mod:`.metrics` (CRPS, RMSE, spread, rank histograms) and :mod:`.events`
 (Brier, reliability diagrams, ROC, economic value), :mod:`.multivariate` (energy and
-variogram scores) and :mod:`.significance` (paired differences with a block bootstrap);
+variogram scores) and :mod:`.significance` (paired differences with a block bootstrap) and :mod:`.spectra` (zonal power
+spectra);
 the whole table in :mod:`.summary`.
 """
 
@@ -28,6 +29,7 @@ from .metrics import (
 from .multivariate import energy_score, variogram_score
 from .regions import REGIONS, Region, area_weights
 from .significance import paired_difference
+from .spectra import spectral_ratio, zonal_spectrum
 from .summary import score_ensemble, table_rows
 
 __all__ = [
@@ -50,7 +52,9 @@ __all__ = [
     "roc",
     "score_ensemble",
     "sigma_threshold",
+    "spectral_ratio",
     "table_rows",
     "variogram_score",
     "weighted_mean",
+    "zonal_spectrum",
 ]
