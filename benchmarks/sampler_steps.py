@@ -24,6 +24,7 @@ import numpy as np
 
 from forecast.generate import generate
 from forecast.reference_ensembles import held_out
+from forecast.scoring.spectra import spectral_ratio, zonal_spectrum
 from forecast.scoring.summary import score_ensemble
 from pipelines.store import open_complete
 
@@ -77,6 +78,8 @@ def main() -> None:
         fields = ensemble["z500"].size // ensemble["z500"][0, 0, 0].size
         results[sampler if not seed else f"{sampler} (seed 1)", steps] = {
             "scores": scores,
+            # z500 members' zonal spectrum, averaged over members and init times
+            "spectrum": zonal_spectrum(ensemble["z500"].load(), average=("member", "init_time")),
             "ms_per_member_field": 1000 * seconds / fields,
         }
         print(f"{sampler} {steps:4d} evaluations, seed {seed}: {seconds:.0f} s", flush=True)
@@ -86,11 +89,15 @@ def main() -> None:
     print(
         f"\nrelative to {reference_key[0]} at {reference_key[1]} evaluations; per lead {hours} h: "
         "z500 CRPS | worst |CRPS ratio - 1| | worst |spread ratio - 1| | z500 spread-skill | "
-        "ms per member field"
+        "z500 small-scale energy (wavenumbers N/8..N/2) | ms per member field"
     )
     report = {"inits": inits, "members": args.members, "lead_hours": hours, "rows": []}
+    reference_spectrum = results[reference_key]["spectrum"]
+    n_lon = 2 * (reference_spectrum.sizes["wavenumber"] - 1)
+    small = {"small": (n_lon // 8, n_lon // 2)}
     for (sampler, steps), result in results.items():
         scores = result["scores"]
+        energy = spectral_ratio(result["spectrum"], reference_spectrum, small).sel(band="small")
         crps = scores["crps_nrg"] / reference["crps_nrg"]
         spread = scores["spread"] / reference["spread"]
         worst_crps = float(abs(crps - 1).max())
@@ -102,6 +109,7 @@ def main() -> None:
             "crps_relative_worst": (1 + worst_crps),
             "spread_relative_worst": (1 + worst_spread),
             "z500_spread_skill": scores["spread_skill"].sel(variable="z500").values.tolist(),
+            "z500_small_scale_energy": energy.values.tolist(),
             "ms_per_member_field": result["ms_per_member_field"],
             "within_goal": worst_crps <= 0.01 and worst_spread <= 0.02,
         }
@@ -111,6 +119,8 @@ def main() -> None:
             + " ".join(f"{x:6.4f}" for x in row["z500_crps_relative"])
             + f" | {worst_crps:+.2%} | {worst_spread:+.2%} | "
             + " ".join(f"{x:5.3f}" for x in row["z500_spread_skill"])
+            + " | "
+            + " ".join(f"{x:5.3f}" for x in row["z500_small_scale_energy"])
             + f" | {row['ms_per_member_field']:.0f}"
             + ("  (within 1% CRPS, 2% spread)" if row["within_goal"] else "")
         )
