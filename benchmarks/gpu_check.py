@@ -22,7 +22,7 @@ import time
 
 import torch
 
-from forecast.diffusion import EDMConfig, EDMPreconditioner
+from forecast.diffusion import DenoiserNetwork, EDMConfig, EDMPreconditioner
 from forecast.registry import model_kind
 from forecast.train import budget_config
 
@@ -34,29 +34,18 @@ def quick_model() -> torch.nn.Module:
     return model_kind("seeds-gee").build(4, budget_config("seeds-gee", "quick").architecture)[0]
 
 
-class OptimalNetwork(torch.nn.Module):
-    """The network whose EDM-preconditioned output (sigma_data = 1) is the optimal denoiser
-    of N(mu, s^2): D(x, sigma) = (s^2 x + sigma^2 mu) / (s^2 + sigma^2)."""
-
-    def __init__(self, mu: float, s: float) -> None:
-        super().__init__()
-        self.mu, self.s = mu, s
-
-    def forward(self, x_in, condition, c_noise):
-        sigma = (4 * c_noise).exp().reshape(-1, 1, 1, 1)
-        total = sigma**2 + 1
-        x = x_in * total.sqrt()
-        denoised = (self.s**2 * x + sigma**2 * self.mu) / (self.s**2 + sigma**2)
-        return (denoised - x / total) / (sigma / total.sqrt())
-
-
 def check_gaussian_sampler(device: str) -> str:
     """diffusers' EDM DPM-Solver++(2M) on the device, driven by the optimal denoiser."""
     mu, s, sigma_max = 0.5, 0.7, 80.0
     generator = torch.Generator(device=device).manual_seed(0)
     noise = torch.randn(20000, 1, 4, 4, generator=generator, device=device)
+
+    def denoise(x, sigma):
+        sigma = sigma.reshape(-1, 1, 1, 1)
+        return (s**2 * x + sigma**2 * mu) / (s**2 + sigma**2)
+
     model = EDMPreconditioner(
-        OptimalNetwork(mu, s), EDMConfig(sigma_min=0.002, sigma_max=sigma_max)
+        DenoiserNetwork(denoise), EDMConfig(sigma_min=0.002, sigma_max=sigma_max)
     ).to(device)
     samples = model.sample(noise, None, 32)
     mean, std = samples.mean().item(), samples.std().item()

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import torch
 
-from forecast.diffusion import EDMConfig, EDMPreconditioner
+from forecast.diffusion import DenoiserNetwork, EDMConfig, EDMPreconditioner
 
 ROOT = Path(__file__).resolve().parent.parent
 HANDWRITTEN = "909c652:forecast/diffusion/sampler.py"
@@ -29,16 +29,6 @@ STD = torch.tensor([[0.3, 1.0, 2.0]], dtype=torch.float64)
 def optimal(x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
     s2, sigma2 = STD.to(x.dtype) ** 2, sigma.reshape(-1, 1).to(x.dtype) ** 2
     return (s2 * x + sigma2 * MEAN.to(x.dtype)) / (s2 + sigma2)
-
-
-class OptimalNetwork(torch.nn.Module):
-    """F such that the EDM-preconditioned output (sigma_data = 1) is :func:`optimal`."""
-
-    def forward(self, x_in, condition, c_noise):
-        sigma = (4 * c_noise.to(torch.float64)).exp().reshape(-1, 1)
-        total = sigma**2 + 1
-        x = x_in.to(torch.float64) * total.sqrt()
-        return ((optimal(x, sigma.flatten()) - x / total) / (sigma / total.sqrt())).to(x_in.dtype)
 
 
 def handwritten_sampler():
@@ -56,7 +46,7 @@ def handwritten_sampler():
 def main() -> None:
     old = handwritten_sampler()
     config = EDMConfig()
-    model = EDMPreconditioner(OptimalNetwork(), config)
+    model = EDMPreconditioner(DenoiserNetwork(optimal), config)
     print(
         "dtype    evaluations  max |hand-written - diffusers|  std / s (hand-written | diffusers)"
     )

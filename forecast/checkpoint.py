@@ -59,13 +59,7 @@ class Checkpoint:
         return self.model_kind.rebuild(self.architecture)
 
     def to_json(self) -> dict[str, Any]:
-        raw = asdict(self)
-        raw["variables"], raw["lat"], raw["lon"] = (
-            list(self.variables),
-            list(self.lat),
-            list(self.lon),
-        )
-        return raw
+        return asdict(self)  # tuples are JSON arrays
 
     @classmethod
     def from_json(cls, raw: dict[str, Any]) -> Checkpoint:

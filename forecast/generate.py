@@ -27,7 +27,7 @@ from pipelines.store import fingerprint, write_store
 
 from .checkpoint import load_checkpoint
 from .distributed import torch_ranks
-from .registry import GenerativeModel
+from .registry import GenerativeModel, Sampler
 from .samples import AnomalyEnsemble, seed_condition
 
 
@@ -63,10 +63,9 @@ def generate_init(
         device=generator.device,
     )
     # after the starting noise, so that drawing them leaves the deterministic members as they were
-    stochastic = algorithm is not None and algorithm.startswith("sde-")
     member_seeds = (
         torch.randint(2**62, (len(jobs),), generator=generator, device=generator.device).tolist()
-        if stochastic
+        if algorithm is not None and Sampler(algorithm).stochastic
         else None
     )
     for start in range(0, len(jobs), batch_size):
@@ -174,7 +173,7 @@ def generate(
             ensemble.lead_days[at_leads],
             n_members,
             steps=chosen_sampler.steps,
-            algorithm=None if chosen_sampler.name == "decoder" else chosen_sampler.name,
+            algorithm=chosen_sampler.name,
             batch_size=batch_size,
             generator=generator,
             scale=scale,

@@ -63,20 +63,20 @@ class VAESettings:
     estimator: str = "fair"
 
 
+def _edm_config(**settings) -> EDMConfig:
+    from .diffusion import EDMConfig
+
+    return EDMConfig(**settings)
+
+
 @dataclass(frozen=True)
 class Architecture:
     """The network settings a training run chooses (the rest follows from the data)."""
 
     width: int = 24
     multipliers: tuple[int, ...] = (1, 2, 2, 2)
-    edm: EDMConfig = field(default_factory=lambda: _edm_config())
+    edm: EDMConfig = field(default_factory=_edm_config)
     vae: VAESettings = field(default_factory=VAESettings)
-
-
-def _edm_config(**settings) -> EDMConfig:
-    from .diffusion import EDMConfig
-
-    return EDMConfig(**settings)
 
 
 @dataclass(frozen=True)

@@ -5,11 +5,12 @@ The denoiser network is kept apart (:mod:`forecast.models`); the sampler drives 
 network under the EDM preconditioning and knows nothing of weather.
 """
 
-from .edm import EDMConfig, EDMPreconditioner, edm_loss
+from .edm import DenoiserNetwork, EDMConfig, EDMPreconditioner, edm_loss
 from .sampler import SAMPLERS, edm_scheduler, sample_edm
 
 __all__ = [
     "SAMPLERS",
+    "DenoiserNetwork",
     "EDMConfig",
     "EDMPreconditioner",
     "edm_loss",

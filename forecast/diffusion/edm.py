@@ -95,6 +95,25 @@ class EDMPreconditioner(torch.nn.Module):
         )
 
 
+class DenoiserNetwork(torch.nn.Module):
+    """The network F whose preconditioned output is a given denoiser D(x, sigma):
+    F = (D(x) - c_skip x) / c_out at x = x_in / c_in (in float64). Wraps a closed-form
+    denoiser (e.g. the optimal one of Gaussian data) as an oracle for the samplers;
+    ``calls`` counts the evaluations."""
+
+    def __init__(self, denoise, sigma_data: float = 1.0) -> None:
+        super().__init__()
+        self.denoise, self.sigma_data, self.calls = denoise, sigma_data, 0
+
+    def forward(self, x_in: torch.Tensor, condition, c_noise: torch.Tensor) -> torch.Tensor:
+        self.calls += 1
+        sigma = (4 * c_noise.to(torch.float64)).exp().reshape(-1, *([1] * (x_in.ndim - 1)))
+        total = sigma**2 + self.sigma_data**2
+        x = x_in.to(torch.float64) * total.sqrt()
+        c_skip, c_out = self.sigma_data**2 / total, sigma * self.sigma_data / total.sqrt()
+        return ((self.denoise(x, sigma.flatten()) - c_skip * x) / c_out).to(x_in.dtype)
+
+
 def edm_loss(
     denoiser: EDMPreconditioner,
     target: torch.Tensor,

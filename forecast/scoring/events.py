@@ -158,6 +158,7 @@ def relative_economic_value(
     *,
     dims: tuple[str, ...] | None = None,
     cost_loss: np.ndarray = COST_LOSS,
+    curve: xr.Dataset | None = None,
 ) -> XrObj:
     """Relative economic value of acting on the forecast probability, per cost/loss ratio
     (Richardson 2000, QJRMS 126, 649): the best over the probability thresholds k/M.
@@ -167,9 +168,10 @@ def relative_economic_value(
     rate H and false-alarm rate F, min(alpha, o) with climatology alone and alpha o with a
     perfect forecast; V = (E_climate - E_forecast) / (E_climate - E_perfect), 1 for a
     perfect forecast, 0 for climatology. Never acting and always acting are among the
-    thresholds, so the curve (the envelope over thresholds) is never below 0.
+    thresholds, so the curve (the envelope over thresholds) is never below 0. ``curve``:
+    the :func:`roc` of the same arguments, when already computed.
     """
-    curve = roc(probability, outcome, members, dims=dims)
+    curve = roc(probability, outcome, members, dims=dims) if curve is None else curve
     dims = tuple(d for d in (dims or probability.dims) if d in probability.dims)
     valid = outcome.notnull() & probability.notnull()
     base = (outcome.where(valid) == 1).sum(dims) / valid.sum(dims).where(valid.sum(dims) > 0)

@@ -79,13 +79,18 @@ def variogram_score_kernel(
     return np.where(valid.any(-1), terms.sum((-2, -1)), np.nan)
 
 
-def _flatten_points(
-    forecast: xr.DataArray, truth: xr.DataArray, over: tuple[str, ...], member_dim: str
-) -> tuple[xr.DataArray, xr.DataArray]:
+def _over_points(kernel, forecast: xr.DataArray, truth: xr.DataArray, member_dim: str):
+    """``kernel(members (..., M, D), truth (..., D))`` with D the grid points, lazy on dask."""
     point = "_point"
-    return (
-        forecast.stack({point: over}).transpose(..., member_dim, point),
-        truth.stack({point: over}).transpose(..., point),
+    fc = forecast.stack({point: ("lat", "lon")}).transpose(..., member_dim, point)
+    tr = truth.stack({point: ("lat", "lon")}).transpose(..., point)
+    return xr.apply_ufunc(
+        kernel,
+        fc.chunk({member_dim: -1, point: -1}) if fc.chunks else fc,
+        tr.chunk({point: -1}) if tr.chunks else tr,
+        input_core_dims=[[member_dim, point], [point]],
+        dask="parallelized",
+        output_dtypes=[float],
     )
 
 
@@ -107,15 +112,12 @@ def energy_score(
     """Energy score over the grid points of ``region`` (area-weighted norm), one value per
     remaining case (e.g. init_time, lead_time); lazy on dask."""
     areas, inside = _point_areas(forecast, region)
-    fc, tr = _flatten_points(forecast, truth, ("lat", "lon"), member_dim)
     scale = np.sqrt(areas)
-    return xr.apply_ufunc(
+    return _over_points(
         lambda x, y: energy_score_kernel(x[..., inside] * scale, y[..., inside] * scale, estimator),
-        fc.chunk({member_dim: -1, "_point": -1}) if fc.chunks else fc,
-        tr.chunk({"_point": -1}) if tr.chunks else tr,
-        input_core_dims=[[member_dim, "_point"], ["_point"]],
-        dask="parallelized",
-        output_dtypes=[float],
+        forecast,
+        truth,
+        member_dim,
     )
 
 
@@ -130,13 +132,10 @@ def variogram_score(
     """Variogram score of order ``p`` over the grid points of ``region``, pairs weighted by
     the product of their cell areas; one value per remaining case; lazy on dask."""
     areas, inside = _point_areas(forecast, region)
-    fc, tr = _flatten_points(forecast, truth, ("lat", "lon"), member_dim)
     weights = areas[:, None] * areas[None, :]
-    return xr.apply_ufunc(
+    return _over_points(
         lambda x, y: variogram_score_kernel(x[..., inside], y[..., inside], p, weights),
-        fc.chunk({member_dim: -1, "_point": -1}) if fc.chunks else fc,
-        tr.chunk({"_point": -1}) if tr.chunks else tr,
-        input_core_dims=[[member_dim, "_point"], ["_point"]],
-        dask="parallelized",
-        output_dtypes=[float],
+        forecast,
+        truth,
+        member_dim,
     )

@@ -35,13 +35,14 @@ def _event_scores(
     brier = events.brier_scores(forecast, truth, threshold, above=above, dims=dims, region=region)
     probability = events.event_probability(forecast, threshold, above=above)
     outcome = events.event_outcome(truth, threshold, above=above)
-    auc = events.roc(probability, outcome, members=forecast.sizes["member"], dims=dims)["auc"]
+    members = forecast.sizes["member"]
+    curve = events.roc(probability, outcome, members=members, dims=dims)
     diagram = events.reliability_diagram(probability, outcome, dims=dims)
     value = events.relative_economic_value(
-        probability, outcome, members=forecast.sizes["member"], dims=dims
+        probability, outcome, members=members, dims=dims, curve=curve
     )
     return brier.assign(
-        auc=auc,
+        auc=curve["auc"],
         value=value,
         reliability_count=diagram["count"],
         reliability_forecast_probability=diagram["forecast_probability"],

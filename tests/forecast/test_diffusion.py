@@ -3,7 +3,13 @@
 import pytest
 import torch
 
-from forecast.diffusion import EDMConfig, EDMPreconditioner, edm_loss, edm_scheduler
+from forecast.diffusion import (
+    DenoiserNetwork,
+    EDMConfig,
+    EDMPreconditioner,
+    edm_loss,
+    edm_scheduler,
+)
 from pipelines import ConfigError
 
 
@@ -18,22 +24,9 @@ def gaussian_denoiser(mean: torch.Tensor, std: torch.Tensor):
     return denoise
 
 
-class OptimalNetwork(torch.nn.Module):
-    """The network F whose EDM-preconditioned output (sigma_data = 1) is the optimal
-    denoiser of N(mean, std^2): F = (D(x) - c_skip x) / c_out at x = x_in / c_in."""
-
-    def __init__(self, mean: torch.Tensor, std: torch.Tensor) -> None:
-        super().__init__()
-        self.denoise = gaussian_denoiser(mean, std)
-        self.calls = 0
-
-    def forward(self, x_in, condition, c_noise):
-        self.calls += 1
-        sigma = (4 * c_noise.to(torch.float64)).exp().reshape(-1, 1)
-        total = sigma**2 + 1
-        x = x_in.to(torch.float64) * total.sqrt()
-        c_skip, c_out = 1 / total, sigma / total.sqrt()
-        return ((self.denoise(x, sigma.flatten()) - c_skip * x) / c_out).to(x_in.dtype)
+def optimal_network(mean: torch.Tensor, std: torch.Tensor) -> DenoiserNetwork:
+    """The network whose EDM-preconditioned output is the optimal denoiser of N(mean, std^2)."""
+    return DenoiserNetwork(gaussian_denoiser(mean, std))
 
 
 MEAN = torch.tensor([[0.5, -0.3, 0.0]], dtype=torch.float64)
@@ -42,7 +35,7 @@ STD = torch.tensor([[0.3, 1.0, 2.0]], dtype=torch.float64)
 
 @pytest.mark.parametrize("algorithm", ["dpmsolver++", "sde-dpmsolver++"])
 def test_the_sampler_with_the_optimal_denoiser_samples_the_right_gaussian(algorithm):
-    model = EDMPreconditioner(OptimalNetwork(MEAN, STD), EDMConfig())
+    model = EDMPreconditioner(optimal_network(MEAN, STD), EDMConfig())
     n = 40_000
     noise = torch.randn(n, 3, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     generators = (
@@ -59,7 +52,7 @@ def test_the_sampler_with_the_optimal_denoiser_samples_the_right_gaussian(algori
 
 
 def test_the_ode_sampler_is_deterministic_and_the_sde_sampler_is_not():
-    model = EDMPreconditioner(OptimalNetwork(MEAN, STD), EDMConfig())
+    model = EDMPreconditioner(optimal_network(MEAN, STD), EDMConfig())
     noise = torch.randn(4, 3, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     torch.testing.assert_close(model.sample(noise, None, 8), model.sample(noise, None, 8))
 
