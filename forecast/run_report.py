@@ -58,6 +58,9 @@ def make_report(
     figures[f"economic_value_{variable}"] = diagnostics.value_curves(
         scores, variable, middle, ["above_2sigma", "below_2sigma"]
     )
+    # the climatological members are mean + z std maps, not weather: no spectrum to compare
+    spectra_of = {n: t for n, t in scores.items() if n != "climatology"}
+    figures[f"spectra_{variable}"] = diagnostics.spectra(spectra_of, variable, last)
     days = ", ".join(f"{day:g}" for day in lead_days(leads))
     init_times = ", ".join(str(t)[:13] for t in truth["init_time"].values)
     stage_text = ", ".join(f"{k} {v:.0f} s" for k, v in seconds.items())
@@ -86,4 +89,5 @@ def make_report(
         figures=figures,
         intro=intro,
         notes=notes,
+        reference=next((n for n in scores if n.startswith("physics")), None),
     )

@@ -21,7 +21,7 @@ DESCRIPTION = (
     "when the store carries it, members, ensemble mean and spread, and the probability of "
     "a +2 sigma anomaly next to what happened; and, from score files written by "
     "'forecast score', scores against lead time, rank histograms, reliability diagrams "
-    "and relative economic value (one line per file). Maps of a regional grid are zoomed "
+    "relative economic value and power spectra (one line per file). Maps of a regional grid are zoomed "
     "to its extent. With no --ensemble and no --scores: the SEEDS-GEE ensemble and "
     "the score files of 'forecast run' (runs/world)."
 )
@@ -136,4 +136,6 @@ def plot_files(
                 figures[f"economic_value_{variable}"] = diagnostics.value_curves(
                     tables, variable, at, ["above_2sigma", "below_2sigma"]
                 )
+        if all("zonal_spectrum" in table for table in tables.values()):
+            figures[f"spectra_{variable}"] = diagnostics.spectra(tables, variable, at)
     return [save_figure(figure, out / f"{name}.png") for name, figure in figures.items()]

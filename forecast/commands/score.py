@@ -23,8 +23,12 @@ DESCRIPTION = (
     "ensemble-mean RMSE, spread, spread-skill ratio, rank histogram and its flatness, the "
     "energy score and (regions up to 1024 points) the variogram score, and for extreme "
     "events (+-2 and +-3 sigma anomalies, 5th/95th climatological percentiles) the Brier "
-    "score, Brier skill score, ROC area and relative economic value. Averages use "
-    "cell-area weights over --region. "
+    "score, Brier skill score, ROC area and relative economic value; on global grids, zonal "
+    "and spherical-harmonic power spectra of members and truth and their ratio by "
+    "wavenumber band. Averages use cell-area weights over --region. With --baseline, "
+    "each of fair CRPS, RMSE and the Brier scores is compared case by case with the "
+    "baseline's on the init times both have (a circular block bootstrap over init times): "
+    "better, worse or undecided at 95%. "
     "Writes OUT (netCDF, or zarr if OUT ends in .zarr) and OUT with a .json suffix, and "
     "prints a table per variable and lead time."
 )
@@ -63,7 +67,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="global, tropics, nh-extratropics, sh-extratropics, or a box 'lat_min,lat_max,lon_min,lon_max'",
     )
     parser.add_argument(
-        "--seed", type=int, default=0, help="seed for breaking rank ties (default: 0)"
+        "--baseline",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="compare with another ensemble (scored here against the same truth) or with "
+        "its score file from 'forecast score'",
+    )
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="seed for breaking rank ties and for the bootstrap (default: 0)",
     )
     add_scheduler(parser)
     add_quiet(parser)
@@ -88,6 +103,7 @@ def run(args: argparse.Namespace) -> int:
             region=args.region,
             seed=args.seed,
             progress=not args.quiet,
+            baseline=args.baseline,
         )
     print(table)
     print(f"scores: {args.out} and {args.out.with_suffix('.json')}")
@@ -183,16 +199,21 @@ def _plain(attrs: dict) -> dict:
 
 
 SCREEN_METRICS = ("crps", "crpss", "rmse", "spread", "spread_skill", "rank_chi2")  # of METRICS
+SCREEN_EXTRA = (
+    "spectral_ratio_small",
+    "above_2sigma_brier_skill",
+    "above_2sigma_auc",
+    "below_2sigma_brier_skill",
+    "crps_vs_baseline",
+    "rmse_vs_baseline",
+    "brier_2sigma_vs_baseline",
+)
 
 
 def format_table(rows: list[dict]) -> str:
     """A fixed-width table: variable, lead time, and the headline scores."""
     columns = ["variable", "lead_time", *SCREEN_METRICS]
-    extra = [
-        k
-        for k in ("above_2sigma_brier_skill", "above_2sigma_auc", "below_2sigma_brier_skill")
-        if rows and k in rows[0]
-    ]
+    extra = [k for k in SCREEN_EXTRA if rows and k in rows[0]]
     columns += extra
     header = "  ".join(f"{c:>14}" for c in columns)
     lines = [header, "-" * len(header)]
@@ -219,29 +240,80 @@ def score_file(
     region: str = "global",
     seed: int = 0,
     progress: bool = True,
+    baseline: Path | None = None,
 ) -> tuple[xr.Dataset, str]:
     """Score the ensemble file ``forecast_path`` (see :func:`load_inputs` for the truth and
-    climatology), write the scores to ``out`` and return them with their printed table."""
+    climatology), compared with ``baseline`` (an ensemble or its score file) if given,
+    write the scores to ``out`` and return them with their printed table."""
+    from ..scoring.significance import compare_scores
     from ..scoring.summary import score_ensemble, table_rows
 
     forecast, truth, climatology, sample = load_inputs(
         forecast_path, truth_entry, climatology_path, catalog_path, print if progress else None
     )
-    lazy = score_ensemble(
-        forecast,
-        truth,
-        climatology=climatology,
-        percentile_sample=sample,
-        region=region,
-        seed=seed,
-    )
-    if progress:
-        from dask.diagnostics import ProgressBar
-
-        with ProgressBar(minimum=1.0):
-            scores = lazy.compute()
-    else:
-        scores = lazy.compute()
+    settings = dict(climatology=climatology, percentile_sample=sample, region=region, seed=seed)
+    scores = _compute(score_ensemble(forecast, truth, **settings), progress)
     scores.attrs["forecast"] = str(forecast_path)
+    if baseline is not None:
+        other = _baseline_scores(baseline, truth, settings, progress)
+        compared = compare_scores(scores, other, seed=seed)
+        scores = scores.merge(compared.rename({v: f"baseline_{v}" for v in compared.data_vars}))
+        scores.attrs.update(baseline=str(baseline), baseline_cases=compared.attrs["cases"])
     write_scores(scores, out)
     return scores, format_table(table_rows(scores))
+
+
+def _compute(lazy: xr.Dataset, progress: bool) -> xr.Dataset:
+    if not progress:
+        return lazy.compute()
+    from dask.diagnostics import ProgressBar
+
+    with ProgressBar(minimum=1.0):
+        return lazy.compute()
+
+
+def _baseline_scores(path: Path, truth: xr.Dataset, settings: dict, progress: bool) -> xr.Dataset:
+    """The baseline's score table: read from its score file, or scored here against ``truth``."""
+    import numpy as np
+    import xarray as xr
+
+    from pipelines import DataError
+    from pipelines.files import open_ensemble_file
+    from pipelines.readers import validate
+
+    from ..scoring.summary import score_ensemble
+
+    if not path.exists():
+        raise DataError("no such file", str(path))
+    opened = open_ensemble_file(path)
+    if "member" not in opened.dims:
+        if "crps" not in opened or "variable" not in opened.dims:
+            raise DataError(
+                "is neither an ensemble nor a score file written by 'forecast score'", str(path)
+            )
+        region = str(settings["region"])
+        if opened.attrs.get("region", region) != region:
+            raise DataError(
+                f"scores the region {opened.attrs['region']!r}, not {region!r}: score both "
+                "over the same region",
+                str(path),
+            )
+        return opened.load()
+    ensemble = validate(opened, "ensemble_forecast", str(path))
+    shared = [v for v in truth.data_vars if v in ensemble.data_vars]
+    if not shared:
+        raise DataError(f"has none of the scored variables {sorted(truth.data_vars)}", str(path))
+    for axis in ("lat", "lon"):
+        theirs, ours = ensemble[axis].values, truth[axis].values
+        if theirs.shape != ours.shape or not np.allclose(theirs, ours):
+            raise DataError(
+                "is not on the scored ensemble's grid; regrid one of them first", str(path)
+            )
+    ensemble, truth = xr.align(
+        ensemble[shared], truth[shared], join="inner", exclude=("lat", "lon")
+    )
+    if ensemble.sizes["init_time"] == 0 or ensemble.sizes["lead_time"] == 0:
+        raise DataError("shares no init time and lead time with the scored ensemble", str(path))
+    if progress:
+        print(f"scoring the baseline {path}", flush=True)
+    return _compute(score_ensemble(ensemble, truth, **settings), progress)

@@ -5,7 +5,13 @@ from pathlib import Path
 
 from matplotlib.figure import Figure
 
-from .diagnostics import lead_curves, rank_histograms, reliability_diagrams, value_curves
+from .diagnostics import (
+    lead_curves,
+    rank_histograms,
+    reliability_diagrams,
+    spectra,
+    value_curves,
+)
 from .ensemble_maps import ensemble_maps, event_maps
 from .maps import map_panels, use_offline_shapes
 
@@ -26,6 +32,7 @@ __all__ = [
     "rank_histograms",
     "reliability_diagrams",
     "save_figure",
+    "spectra",
     "use_offline_shapes",
     "value_curves",
 ]

@@ -1,5 +1,6 @@
 """Score figures from :func:`forecast.scoring.score_ensemble` results, several ensembles
-side by side: scores against lead time, rank histograms, reliability diagrams."""
+side by side: scores against lead time, rank histograms, reliability diagrams, economic
+value and power spectra."""
 
 from __future__ import annotations
 
@@ -100,6 +101,36 @@ def reliability_diagrams(
         axis.set_xlabel("forecast probability")
         axis.set_title(f"{variable} {event}, {days_text(lead)}", fontsize=9)
     axes[0][0].set_ylabel("observed frequency")
+    axes[0][0].legend(fontsize=7)
+    figure.tight_layout()
+    return figure
+
+
+SPECTRA = {  # score-table variable of the members' spectrum -> its truth's, axis label
+    "zonal_spectrum": ("truth_zonal_spectrum", "zonal wavenumber"),
+    "spherical_spectrum": ("truth_spherical_spectrum", "total wavenumber (degree)"),
+}
+
+
+def spectra(scores: Mapping[str, xr.Dataset], variable: str, lead) -> Figure:
+    """The members' power spectra (zonal, and spherical-harmonic where the tables have it)
+    against wavenumber on log axes, one line per ensemble, the truth's dashed: a generated
+    ensemble that is too smooth falls below the truth at high wavenumbers."""
+    kinds = [k for k in SPECTRA if all(k in table for table in scores.values())]
+    figure = Figure(figsize=(4.6 * max(len(kinds), 1), 3.6))
+    axes = figure.subplots(1, max(len(kinds), 1), squeeze=False)
+    for axis, kind in zip(axes[0], kinds, strict=False):
+        truth_kind, label = SPECTRA[kind]
+        for name, table in scores.items():
+            spectrum = table[kind].sel(variable=variable, lead_time=lead)
+            axis.plot(spectrum[spectrum.dims[0]][1:], spectrum[1:], label=name)
+        truth = next(iter(scores.values()))[truth_kind].sel(variable=variable, lead_time=lead)
+        axis.plot(truth[truth.dims[0]][1:], truth[1:], color="black", linestyle="--", label="truth")
+        axis.set_xscale("log")
+        axis.set_yscale("log")
+        axis.set_xlabel(label)
+        axis.set_title(f"{variable} power, {days_text(lead)}", fontsize=9)
+    axes[0][0].set_ylabel("power (units^2)")
     axes[0][0].legend(fontsize=7)
     figure.tight_layout()
     return figure

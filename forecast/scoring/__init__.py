@@ -3,8 +3,8 @@
 Array kernels (numpy or torch) live in :mod:`.kernels`; the xarray layer in
 :mod:`.metrics` (CRPS, RMSE, spread, rank histograms) and :mod:`.events`
 (Brier, reliability diagrams, ROC, economic value), :mod:`.multivariate` (energy and
-variogram scores) and :mod:`.significance` (paired differences with a block bootstrap) and :mod:`.spectra` (zonal power
-spectra);
+variogram scores) and :mod:`.significance` (paired differences with a block bootstrap, score tables compared) and :mod:`.spectra`
+(zonal and spherical-harmonic power spectra);
 the whole table in :mod:`.summary`.
 """
 
@@ -28,8 +28,8 @@ from .metrics import (
 )
 from .multivariate import energy_score, variogram_score
 from .regions import REGIONS, Region, area_weights
-from .significance import paired_difference
-from .spectra import spectral_ratio, zonal_spectrum
+from .significance import compare_scores, paired_difference
+from .spectra import spectral_ratio, spherical_spectrum, zonal_spectrum
 from .summary import score_ensemble, table_rows
 
 __all__ = [
@@ -37,6 +37,7 @@ __all__ = [
     "Region",
     "area_weights",
     "brier_scores",
+    "compare_scores",
     "crps",
     "crps_ensemble",
     "crps_gaussian",
@@ -53,6 +54,7 @@ __all__ = [
     "score_ensemble",
     "sigma_threshold",
     "spectral_ratio",
+    "spherical_spectrum",
     "table_rows",
     "variogram_score",
     "weighted_mean",

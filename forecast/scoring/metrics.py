@@ -73,8 +73,12 @@ def ensemble_summary(
     dims: tuple[str, ...] = ("init_time", "lat", "lon"),
     member_dim: str = MEMBER,
     region: Region | str = "global",
+    per_case: str | None = None,
 ) -> xr.Dataset:
-    """CRPS (fair and standard), ensemble-mean RMSE, spread and spread-skill ratio.
+    """CRPS (fair and standard), ensemble-mean RMSE, spread and spread-skill ratio; with
+    ``per_case`` (one of ``dims``, e.g. init_time) also the fair CRPS and the squared error
+    of the mean averaged over the other dims for each case: ``crps_per_case`` and
+    ``mse_per_case``, the paired samples of :func:`.significance.paired_difference`.
 
     With M members, ensemble mean x̄ and unbiased variance s^2 (ddof=1):
 
@@ -107,6 +111,10 @@ def ensemble_summary(
     }
     means = {k: weighted_mean(v, dims, region) for k, v in parts.items()}
     rmse, spread = np.sqrt(means["mse"]), np.sqrt(means["variance"])
+    if per_case is not None:
+        within = tuple(d for d in dims if d != per_case)
+        means["crps_per_case"] = weighted_mean(parts["crps"], within, region)
+        means["mse_per_case"] = weighted_mean(parts["mse"], within, region)
     return by_variable(
         crps=means["crps"],
         crps_nrg=means["crps_nrg"],
@@ -114,6 +122,7 @@ def ensemble_summary(
         spread=spread,
         spread_skill=means["ssr_factor"] * spread / rmse,
         mse_debiased=means["mse"] - means["variance_over_m"],
+        **{k: means[k] for k in ("crps_per_case", "mse_per_case") if k in means},
     )
 
 

@@ -1,8 +1,11 @@
 """The whole score table of an ensemble against the truth: one Dataset, lazy until computed.
 
 Dimensions of the result: ``variable``, ``lead_time``, and, per metric, ``rank``
-(rank histogram), ``event`` (extreme events) and ``bin`` (reliability diagrams). Everything else (init times, space)
-is averaged with cell-area weights over the chosen region.
+(rank histogram), ``event`` (extreme events), ``bin`` (reliability diagrams),
+``cost_loss`` (economic value), ``wavenumber``, ``degree`` and ``band`` (spectra), and
+``init_time`` for the per-case scores (``*_per_case``) that paired significance tests
+need. Everything else (init times, space) is averaged with cell-area weights over the
+chosen region.
 """
 
 from __future__ import annotations
@@ -15,8 +18,9 @@ from pipelines.climatology import climatology_at
 from pipelines.errors import DataError
 from pipelines.leads import hours_text
 
-from . import events, metrics, multivariate
-from .regions import Region, area_weights
+from . import events, kernels, metrics, multivariate, spectra
+from .regions import Region, area_weights, region_from_string
+from .significance import VERDICTS
 
 SIGMA_EVENTS = {
     "above_2sigma": 2.0,
@@ -27,6 +31,9 @@ SIGMA_EVENTS = {
 PERCENTILE_EVENTS = {"above_p95": 0.95, "below_p05": 0.05}
 # the variogram score costs (points)^2 per member and case: regions up to this size
 VARIOGRAM_MAX_POINTS = 1024
+# the spherical-harmonic spectrum holds (degrees^2 x latitudes) Legendre values: grids up
+# to 0.5 degree (361 x 720) have one
+SPHERICAL_MAX_DEGREES = 360
 
 
 def _event_scores(
@@ -41,7 +48,9 @@ def _event_scores(
     value = events.relative_economic_value(
         probability, outcome, members=members, dims=dims, curve=curve
     )
+    within = tuple(d for d in dims if d != "init_time")
     return brier.assign(
+        brier_per_case=metrics.weighted_mean(kernels.brier(probability, outcome), within, region),
         auc=curve["auc"],
         value=value,
         reliability_count=diagram["count"],
@@ -61,7 +70,9 @@ def score_variable(
 ) -> xr.Dataset:
     """All metrics for one variable: dims (lead_time, [rank], [event])."""
     dims = ("init_time", "lat", "lon")
-    table = metrics.ensemble_summary(forecast, truth, dims=dims, region=region)
+    table = metrics.ensemble_summary(
+        forecast, truth, dims=dims, region=region, per_case="init_time"
+    )
     histogram = metrics.rank_histogram(forecast, truth, dims=dims, seed=seed)
     flatness = metrics.rank_flatness(histogram)
     table = table.assign(
@@ -75,6 +86,8 @@ def score_variable(
         table["variogram_score"] = multivariate.variogram_score(
             forecast, truth, region=region
         ).mean("init_time")
+    if spectra.is_global(forecast):
+        table = table.merge(spectra_of(forecast, truth, region))
     per_event = {}
     if clim_at_valid is not None:
         mean, std = (
@@ -99,6 +112,37 @@ def score_variable(
         )
         table = table.merge(stacked.rename({v: f"event_{v}" for v in stacked.data_vars}))
     return table
+
+
+def spectra_of(
+    forecast: xr.DataArray, truth: xr.DataArray, region: Region | str = "global"
+) -> xr.Dataset:
+    """Zonal power spectra of the members and of the truth over the region's latitudes (all
+    longitudes), their ratio per band of :data:`spectra.BANDS`, and on a global grid of up
+    to :data:`SPHERICAL_MAX_DEGREES` degrees the spherical-harmonic spectra; averaged over
+    members and init times."""
+    region = region_from_string(region) if isinstance(region, str) else region
+    band = (region.lat_min, region.lat_max)
+    if not ((forecast["lat"] >= band[0]) & (forecast["lat"] <= band[1])).any():
+        return xr.Dataset()
+    members = spectra.zonal_spectrum(forecast, lat_band=band, average=("member", "init_time"))
+    observed = spectra.zonal_spectrum(truth, lat_band=band, average=("init_time",))
+    result = xr.Dataset(
+        {
+            "zonal_spectrum": members,
+            "truth_zonal_spectrum": observed,
+            "spectral_ratio": spectra.spectral_ratio(members, observed),
+        }
+    )
+    degrees = min(forecast.sizes["lat"], (forecast.sizes["lon"] + 1) // 2)
+    if spectra.covers_sphere(forecast) and degrees <= SPHERICAL_MAX_DEGREES:
+        result["spherical_spectrum"] = spectra.spherical_spectrum(
+            forecast, average=("member", "init_time")
+        )
+        result["truth_spherical_spectrum"] = spectra.spherical_spectrum(
+            truth, average=("init_time",)
+        )
+    return result
 
 
 def score_ensemble(
@@ -164,6 +208,8 @@ def score_ensemble(
         "rank_seed": seed,
         "crps": "fair estimator (crps_nrg: standard estimator of the empirical distribution)",
         "spread_skill": "sqrt((M+1)/M) * spread / rmse",
+        "spectral_ratio": "members' zonal power over the truth's per wavenumber band "
+        + ", ".join(f"{n} {lo}-{hi or 'n_lon/3'}" for n, (lo, hi) in spectra.BANDS.items()),
     }
     return result
 
@@ -198,6 +244,18 @@ def table_rows(scores: xr.Dataset) -> list[dict]:
             for key in METRICS:
                 if key in point:
                     row[key] = _number(point[key])
+            if "spectral_ratio" in point:
+                for band in point["band"].values:
+                    row[f"spectral_ratio_{band}"] = _number(point["spectral_ratio"].sel(band=band))
+            if "baseline_verdict" in point:
+                for score in point["score"].values:
+                    compared = point.sel(score=score)
+                    verdict = float(compared["baseline_verdict"])
+                    if np.isnan(verdict):  # a variable or lead time the baseline lacks
+                        continue
+                    row[f"{score}_vs_baseline"] = VERDICTS[int(verdict)]
+                    for part in ("difference", "low", "high"):
+                        row[f"{score}_vs_baseline_{part}"] = _number(compared[f"baseline_{part}"])
             if "event" in scores.dims:
                 for event in scores["event"].values:
                     for key in EVENT_METRICS:

@@ -36,6 +36,7 @@ def test_the_quick_run_writes_a_report_with_every_ensemble(quick_run):
         "rank_histograms_z500.png",
         "reliability_z500.png",
         "scores_vs_lead_z500.png",
+        "spectra_z500.png",
     ):
         assert expected in figures
         assert f"]({expected})" in report
@@ -43,6 +44,14 @@ def test_the_quick_run_writes_a_report_with_every_ensemble(quick_run):
     gee = numbers["scores"]["SEEDS-GEE 8"]["z500"]["120h"]
     assert gee["members"] == 8 and 0 < gee["crps"] < gee["rmse"] * 2
     assert all(name in numbers["costs"] for name in ENSEMBLES[:5])
+    # each model cell of fair CRPS, RMSE and BSS marked against the physics ensemble
+    assert "▲ better, ▼ worse, ≈ undecided than physics 31 at 95%" in report
+    gee_row = next(line for line in report.splitlines() if "| SEEDS-GEE 8 |" in line)
+    assert sum(gee_row.count(mark) for mark in "▲▼≈") == 3
+    physics_row = next(line for line in report.splitlines() if "| physics 31 |" in line)
+    assert not any(mark in physics_row for mark in "▲▼≈")
+    # the tiny world's 32 longitudes resolve zonal wavenumbers up to 10: no small-scale band
+    assert np.isnan(gee["energy_small"])
 
 
 def test_the_report_numbers_are_the_scores_of_the_stores(quick_run):
@@ -76,6 +85,7 @@ def test_plot_makes_maps_and_score_figures_from_any_files(quick_run, tmp_path, c
     assert main([*args, "--scores", *map(str, scores)]) == 0
     made = {p.name for p in tmp_path.glob("*.png")}
     assert {"maps_z500.png", "extreme_event_z500.png", "rank_histograms_z500.png"} <= made
+    assert "spectra_z500.png" in made
     assert main(["plot", "--ensemble", str(ensemble), "--lead", "7h", "--out", str(tmp_path)]) == 2
     assert "lead times ['7h'] are not in the source" in capsys.readouterr().err
     assert main(["plot", "--scores", str(tmp_path / "missing.nc")]) == 2

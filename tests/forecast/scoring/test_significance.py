@@ -64,3 +64,35 @@ def test_the_block_grows_with_the_autocorrelation():
     rng = np.random.default_rng(2)
     assert block_length(rng.normal(size=200)) <= 2
     assert block_length(ar1(rng, 200, 0.8)) >= 5
+
+
+def test_compared_tables_differ_by_their_crps_and_rmse_and_find_the_sharper_ensemble_better():
+    """compare_scores on two score tables: the CRPS difference is the difference of the
+    tables' fair CRPS, the RMSE one of their RMSE (sqrt of the mean squared error over cases);
+    an ensemble centred on the truth beats one offset from it at every lead time."""
+    from forecast.scoring import compare_scores, score_ensemble
+
+    rng = np.random.default_rng(4)
+    n_init, lat, lon = 24, np.linspace(-60, 60, 5), np.arange(0, 360, 45.0)
+    dims = ("init_time", "lead_time", "lat", "lon")
+    coords = {
+        "init_time": pd.date_range("2021-01-01", periods=n_init),
+        "lead_time": pd.to_timedelta([24, 48], unit="h"),
+        "lat": lat,
+        "lon": lon,
+    }
+    truth = xr.Dataset({"z": (dims, rng.normal(size=(n_init, 2, 5, 8)))}, coords=coords)
+    spread = rng.normal(size=(n_init, 2, 6, 5, 8))
+    members = ("init_time", "lead_time", "member", "lat", "lon")
+    good = xr.Dataset({"z": (members, truth["z"].values[:, :, None] + spread)}, coords=coords)
+    offset = good + 1.5
+    a, b = score_ensemble(good, truth), score_ensemble(offset, truth)
+    compared = compare_scores(a, b)
+    np.testing.assert_allclose(
+        compared["difference"].sel(score="crps"), (a["crps"] - b["crps"]), rtol=1e-10
+    )
+    np.testing.assert_allclose(
+        compared["difference"].sel(score="rmse"), (a["rmse"] - b["rmse"]), rtol=1e-10
+    )
+    assert (compared["verdict"].sel(score=["crps", "rmse"]) == -1).all()
+    assert (compare_scores(a, a)["verdict"] == 0).all()
