@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from pipelines.errors import InputError, describe
 
 from .commands import COMMANDS
+from .commands.options import refuse_remote_outputs
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -46,6 +47,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(levelname)s %(name)s: %(message)s",
     )
     try:
+        refuse_remote_outputs(args)
         return args.handler(args)
     except InputError as error:
         if args.verbose:

@@ -5,7 +5,8 @@ An entry needs only ``role``, ``format`` and ``path``::
     era5:
       role: reanalysis            # or ensemble_forecast
       format: zarr                # zarr | netcdf | grib | world
-      path: gs://bucket/era5.zarr # local path, glob, or fsspec URL
+      path: gs://bucket/era5.zarr # local path, glob, or URL (s3://, gs://, http(s)://)
+      storage_options: {token: anon}  # remote paths: fsspec filesystem options
       variables: [z500, t850]     # optional: short names, or {short_name: source_name}
       levels: [500, 850]          # optional fixed selections
       members: [0, 1, 2]
@@ -14,7 +15,8 @@ An entry needs only ``role``, ``format`` and ``path``::
       truth: era5                 # ensemble forecasts: the reanalysis to verify against
       options: {...}              # format-specific settings
 
-Relative paths are taken from the catalog file's folder.
+Relative paths are taken from the catalog file's folder. ``storage_options`` never hold
+credentials (refused): those come from the environment (see :mod:`pipelines.remote`).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from typing import Any
 import yaml
 
 from .errors import ConfigError
+from .remote import check_storage_options, is_url
 
 ROLES = ("reanalysis", "ensemble_forecast")
 FORMATS = ("zarr", "netcdf", "grib", "world")
@@ -44,6 +47,7 @@ _KNOWN_KEYS = {
     "options",
     "description",
     "grid",
+    "storage_options",
 }
 DEFAULT_CATALOG = Path(__file__).resolve().parent.parent / "data_catalog.yaml"
 
@@ -65,10 +69,11 @@ class Entry:
     grid: float | None = None
     options: dict[str, Any] = field(default_factory=dict)
     description: str = ""
+    storage_options: dict[str, Any] = field(default_factory=dict)
 
     @property
     def is_remote(self) -> bool:
-        return "://" in self.path
+        return is_url(self.path)
 
 
 def expand_path(path: str) -> list[str]:
@@ -191,6 +196,7 @@ def _parse_entry(name: str, spec: Any, base: Path, source: str) -> Entry:
         grid=float(spec["grid"]) if spec.get("grid") is not None else None,
         options=dict(spec.get("options") or {}),
         description=str(spec.get("description", "")),
+        storage_options=check_storage_options(spec.get("storage_options"), where),
     )
 
 

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from . import lexicon
+from . import lexicon, remote
 from .catalog import Entry, expand_path
 from .errors import DataError, describe
 from .store import DEFAULT_CHUNK_BYTES
@@ -70,12 +70,17 @@ def open_entry(entry: Entry, progress: bool = True) -> xr.Dataset:
         raise DataError(f"no reader for format {entry.format!r}", entry.name)
     if entry.format == "world":  # the world writes the conventions itself
         return validate(read_world(entry, progress), entry.role, entry.path or entry.name)
+    if entry.is_remote:  # coordinates are read now: a dropped connection is one error line
+        with remote.reading(entry.path):
+            return standardise(READERS[entry.format](entry), entry)
     return standardise(READERS[entry.format](entry), entry)
 
 
 def _local_files(entry: Entry) -> list[str]:
+    """The files an entry names: local ones checked to exist, remote ones listed (a glob)
+    and checked (see :mod:`pipelines.remote`)."""
     if entry.is_remote:
-        return [entry.path]
+        return remote.expand(entry.path, entry.storage_options)
     files = expand_path(entry.path)
     missing = [f for f in files if not os.path.exists(f)]
     if not files or missing:
@@ -91,6 +96,8 @@ def _opening_error(entry: Entry, error: Exception, what: str) -> DataError:
 def read_grib(entry: Entry) -> xr.Dataset:
     """GRIB 1/2 through cfgrib; corrupted messages are an error, never silently skipped."""
     files = _local_files(entry)
+    if entry.is_remote:  # cfgrib reads local files: each fetched once into the cache
+        files = [remote.local_copy(url, entry.storage_options) for url in files]
     kwargs = {"indexpath": "", "errors": "raise", **entry.options.get("backend_kwargs", {})}
     datasets = []
     for path in files:
@@ -147,13 +154,33 @@ def read_netcdf(entry: Entry) -> xr.Dataset:
                 )
         try:
             options = entry.options.get("open_kwargs", {})
-            ds = xr.open_dataset(path, chunks={}, **options)
+            source = path
+            if entry.is_remote:  # read by byte ranges: netCDF-4 through h5netcdf
+                source = remote.open_file(path, entry.storage_options)
+                options = {"engine": _remote_engine(source, path), **options}
+            ds = xr.open_dataset(source, chunks={}, **options)
             if chunks := _chunks_in_time(ds):
-                ds = xr.open_dataset(path, chunks=chunks, **options)
+                ds = xr.open_dataset(source, chunks=chunks, **options)
             datasets.append(ds)
+        except DataError:
+            raise
         except Exception as error:
             raise DataError(f"cannot be read as netCDF ({describe(error)})", path) from None
     return datasets[0] if len(datasets) == 1 else _combine(datasets, entry)
+
+
+def _remote_engine(handle, url: str) -> str:
+    """The engine that reads a remote netCDF file object: h5netcdf (netCDF-4), scipy (3)."""
+    magic = handle.read(8)
+    handle.seek(0)
+    if magic.startswith(NETCDF_SIGNATURES[-1]):
+        remote.require_package("h5py", url)
+        return "h5netcdf"
+    if magic.startswith(NETCDF_SIGNATURES[:-1]):
+        return "scipy"
+    raise DataError(
+        f"is not a netCDF file (it starts with {magic[:4]!r}); check 'format' in the catalog", url
+    )
 
 
 def _chunks_in_time(ds: xr.Dataset, target_bytes: int = DEFAULT_CHUNK_BYTES) -> dict[str, int]:
@@ -174,13 +201,21 @@ def _chunks_in_time(ds: xr.Dataset, target_bytes: int = DEFAULT_CHUNK_BYTES) -> 
 
 @register_reader("zarr")
 def read_zarr(entry: Entry) -> xr.Dataset:
-    """Zarr v2 or v3, consolidated or not (the source's encoding is never carried into a store)."""
-    _local_files(entry)
+    """Zarr v2 or v3, consolidated or not (the source's encoding is never carried into a
+    store); remote stores are opened where they lie (a web server needs consolidated
+    metadata: it cannot list a folder)."""
+    if entry.is_remote:
+        remote.require_filesystem(entry.path)
+    else:
+        _local_files(entry)
     try:
         with warnings.catch_warnings():
             # an unconsolidated store is read as it is; the fallback is not the user's concern
             warnings.filterwarnings("ignore", "Failed to open Zarr store with consolidated")
-            return xr.open_zarr(entry.path, chunks={}, **entry.options.get("open_kwargs", {}))
+            options = dict(entry.options.get("open_kwargs", {}))
+            if entry.is_remote:
+                options["storage_options"] = entry.storage_options
+            return xr.open_zarr(entry.path, chunks={}, **options)
     except Exception as error:
         raise _opening_error(entry, error, "zarr") from None
 

@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 from ..registry import SAMPLERS
-from .options import DEFAULT_OUT, add_device, add_quiet, first_process
+from .options import DEFAULT_OUT, add_device, add_quiet, first_process, output_path
 
 NAME = "generate"
 HELP = "K seed members -> N generated members per init time, into zarr"
@@ -65,7 +65,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--seed", type=int, default=0)
     add_device(parser)
-    parser.add_argument("--out", type=Path, default=Path("runs/ensemble.zarr"))
+    parser.add_argument("--out", type=output_path, default=Path("runs/ensemble.zarr"))
     parser.add_argument(
         "--overwrite", action="store_true", help="replace an output made from other inputs"
     )

@@ -10,6 +10,25 @@ DEFAULT_OUT = Path("data/prepared")  # where `forecast prepare` writes its store
 DEFAULT_RUN = Path("runs/world")  # where `forecast run` writes its run folder
 
 
+class RemoteOutput(str):
+    """An output given as a URL: refused, in one error line, before the command runs
+    (see :func:`pipelines.remote.refuse_remote_output`)."""
+
+
+def output_path(text: str) -> Path | RemoteOutput:
+    """The ``type`` of every output option: a local Path, or a URL kept whole to be refused
+    (``Path`` would fold ``s3://b`` into ``s3:/b``)."""
+    return RemoteOutput(text) if "://" in text else Path(text)
+
+
+def refuse_remote_outputs(args: argparse.Namespace) -> None:
+    from pipelines.remote import refuse_remote_output
+
+    for name, value in vars(args).items():
+        if isinstance(value, RemoteOutput):
+            refuse_remote_output(value, "--" + name.replace("_", "-"))
+
+
 def add_catalog(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--catalog",

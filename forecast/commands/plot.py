@@ -12,7 +12,7 @@ from pipelines.files import open_ensemble_file
 from pipelines.leads import lead_indices
 from pipelines.readers import validate
 
-from .options import DEFAULT_RUN
+from .options import DEFAULT_RUN, output_path
 
 NAME = "plot"
 HELP = "maps of an ensemble and figures of score files"
@@ -38,7 +38,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--init", type=int, default=0, help="init-time index (default 0)")
     parser.add_argument("--lead", default=None, help="lead time, e.g. 120h (default: the last)")
     parser.add_argument("--members", type=int, default=4, help="members to map (default 4)")
-    parser.add_argument("--out", type=Path, default=Path("figures"), help="folder for the PNGs")
+    parser.add_argument(
+        "--out", type=output_path, default=Path("figures"), help="folder for the PNGs"
+    )
 
 
 def run(args: argparse.Namespace) -> int:

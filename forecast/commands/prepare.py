@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import argparse
 import time
-from pathlib import Path
 
-from .options import DEFAULT_OUT, add_catalog, add_quiet, add_scheduler
+from .options import DEFAULT_OUT, add_catalog, add_quiet, add_scheduler, output_path
 
 NAME = "prepare"
 HELP = "raw grids -> aligned, normalised zarr stores"
@@ -31,7 +30,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     add_catalog(parser)
     parser.add_argument(
-        "--out", type=Path, default=DEFAULT_OUT, help=f"output folder (default: {DEFAULT_OUT})"
+        "--out",
+        type=output_path,
+        default=DEFAULT_OUT,
+        help=f"output folder (default: {DEFAULT_OUT})",
     )
     parser.add_argument(
         "--grid",

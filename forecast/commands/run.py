@@ -6,7 +6,7 @@ import argparse
 import time
 from pathlib import Path
 
-from .options import add_catalog, add_device, add_quiet
+from .options import add_catalog, add_device, add_quiet, output_path
 
 NAME = "run"
 HELP = "the whole job on the embedded world, ending in a report"
@@ -26,7 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--out",
-        type=Path,
+        type=output_path,
         default=None,
         help="run folder (default: runs/world or runs/world-quick)",
     )

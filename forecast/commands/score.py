@@ -7,10 +7,11 @@ import json
 import os
 import shutil
 from collections.abc import Callable
+from contextlib import nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .options import DEFAULT_OUT, add_catalog, add_quiet, add_scheduler
+from .options import DEFAULT_OUT, add_catalog, add_quiet, add_scheduler, output_path
 
 if TYPE_CHECKING:  # imported where used: `forecast --help` loads no scoring machinery
     import xarray as xr
@@ -59,7 +60,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     add_catalog(parser)
     parser.add_argument(
-        "--out", type=Path, default=Path("scores.nc"), help="output file (default: scores.nc)"
+        "--out",
+        type=output_path,
+        default=Path("scores.nc"),
+        help="output file (default: scores.nc)",
     )
     parser.add_argument(
         "--region",
@@ -87,11 +91,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from pipelines import load_catalog
     from pipelines.cluster import dask_scheduler, local_input_bytes
+    from pipelines.remote import is_url, reading
 
     inputs = [args.forecast]
     if args.truth:
         inputs.append(load_catalog(args.catalog)[args.truth].path)
-    with dask_scheduler(args.scheduler, local_input_bytes(inputs)) as where:
+    remote_truth = next((str(p) for p in inputs if is_url(p)), None)
+    with (
+        dask_scheduler(args.scheduler, local_input_bytes(inputs)) as where,
+        reading(remote_truth) if remote_truth else nullcontext(),
+    ):
         if not args.quiet:
             print(f"computing on {where}", flush=True)
         _, table = score_file(

@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 from ..registry import MODEL_NAMES, REGISTRY
-from .options import DEFAULT_OUT, add_device, add_quiet, first_process
+from .options import DEFAULT_OUT, add_device, add_quiet, first_process, output_path
 
 NAME = "train"
 HELP = "train a generative ensemble model on a prepared forecast store"
@@ -29,7 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"prepared forecast store (default: {DEFAULT_OUT / 'world-reforecast.zarr'})",
     )
     parser.add_argument(
-        "--out", type=Path, default=None, help="checkpoint folder (default: runs/MODEL)"
+        "--out", type=output_path, default=None, help="checkpoint folder (default: runs/MODEL)"
     )
     parser.add_argument(
         "--budget",
