@@ -28,7 +28,7 @@ from pipelines.store import fingerprint, write_store
 from .checkpoint import load_checkpoint
 from .distributed import torch_ranks
 from .registry import GenerativeModel, Sampler
-from .samples import AnomalyEnsemble, seed_condition
+from .samples import SeedReader, seed_condition
 
 
 def generate_init(
@@ -140,8 +140,9 @@ def generate(
     ranks = torch_ranks(device)  # under torchrun: init times dealt out over the processes
     device = ranks.device(device)
     model, trained = load_checkpoint(checkpoint, device)
-    ensemble = AnomalyEnsemble.load(source, list(trained.variables))
-    n_inits, _, available_members = ensemble.anomalies.shape[:3]
+    # read per init time as the blocks are made: only the K seed members at the leads wanted
+    ensemble = SeedReader(source, list(trained.variables))
+    n_inits, available_members = len(ensemble.coords["init_time"]), len(ensemble.coords["member"])
     if available_members < n_seeds:
         raise DataError(
             f"has {available_members} members, fewer than --seeds {n_seeds}", str(source)
@@ -167,9 +168,10 @@ def generate(
         generator = torch.Generator(device=device).manual_seed(
             int(np.random.SeedSequence([seed, i]).generate_state(1)[0])
         )
+        seed_fields, mean, std = ensemble.seeds(i, at_leads, n_seeds)
         anomalies = generate_init(
             model,
-            ensemble.anomalies[i, at_leads, :n_seeds],
+            seed_fields,
             ensemble.lead_days[at_leads],
             n_members,
             steps=chosen_sampler.steps,
@@ -179,9 +181,7 @@ def generate(
             scale=scale,
             device=device,
         )  # (lead, member, var, lat, lon)
-        physical = (
-            anomalies * ensemble.std[i, at_leads][:, None] + ensemble.mean[i, at_leads][:, None]
-        )
+        physical = anomalies * std[:, None] + mean[:, None]
         return physical[None]  # (1, lead, member, var, lat, lon)
 
     lazy = dask_array.map_blocks(

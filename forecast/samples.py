@@ -45,24 +45,8 @@ class AnomalyEnsemble:
 
     @classmethod
     def load(cls, store: str | Path, variables: list[str] | None = None) -> AnomalyEnsemble:
-        data = open_complete(store)
-        clim = open_complete(store, "climatology")
-        # sorted: zarr v3 lists a group's arrays in no fixed order, and the channel order
-        # of the network must not change between runs
-        names = variables or sorted(str(v) for v in data.data_vars)
-        missing = [v for v in names if v not in data.data_vars]
-        if missing:
-            raise DataError(
-                f"has no variables {missing}; it has {list(data.data_vars)}", str(store)
-            )
-        valid = data["init_time"] + data["lead_time"]
-        at = climatology_at(clim[names], valid)
-        mean = _stack(at.sel(statistic="mean", drop=True), names, ("init_time", "lead_time"))
-        std = np.maximum(
-            _stack(at.sel(statistic="std", drop=True), names, ("init_time", "lead_time")), 1e-6
-        )
-        members = _stack(data[names], names, ("init_time", "lead_time", "member"))
-        anomalies = (members - mean[:, :, None]) / std[:, :, None]
+        data, clim, names = _open(store, variables)
+        anomalies, mean, std = _anomalies(data, clim, names)
         truth = None
         if Path(store, "truth").exists():
             raw = _stack(open_complete(store, "truth")[names], names, ("init_time", "lead_time"))
@@ -104,6 +88,67 @@ class ResidualScale:
         table = np.asarray(self.scale, dtype=np.float64)
         columns = [np.interp(lead_days, self.lead_days, table[:, v]) for v in range(table.shape[1])]
         return np.stack(columns, axis=-1).astype(np.float32)
+
+
+class SeedReader:
+    """The members of a prepared forecast store read when asked, one init time at a time,
+    as anomalies: what generation needs (K seed members) without the store in memory.
+
+    ``seeds(i, leads, k)`` equals ``AnomalyEnsemble.load(store)`` sliced
+    ``[i, leads, :k]``, to the bit.
+    """
+
+    def __init__(self, store: str | Path, variables: list[str] | None = None) -> None:
+        self.store = store
+        self.data, self.climatology, self.variables = _open(store, variables)
+        self.coords = {
+            name: self.data[name].values
+            for name in ("init_time", "lead_time", "member", "lat", "lon")
+        }
+
+    @property
+    def lead_days(self) -> np.ndarray:
+        return lead_days(self.coords["lead_time"]).astype(np.float32)
+
+    def seeds(
+        self, init: int, leads: list[int], n_seeds: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(anomalies (lead, K, var, lat, lon), climatological mean and std at valid time
+        (lead, var, lat, lon)) of the first ``n_seeds`` members at init time ``init``."""
+        part = self.data.isel(init_time=[init], lead_time=leads, member=slice(0, n_seeds))
+        anomalies, mean, std = _anomalies(part, self.climatology, self.variables)
+        return tuple(a[0].astype(np.float32) for a in (anomalies, mean, std))
+
+
+def _open(
+    store: str | Path, variables: list[str] | None
+) -> tuple[xr.Dataset, xr.Dataset, list[str]]:
+    """The store's members and climatology (lazy) and the variables, checked."""
+    data = open_complete(store)
+    clim = open_complete(store, "climatology")
+    # sorted: zarr v3 lists a group's arrays in no fixed order, and the channel order
+    # of the network must not change between runs
+    names = variables or sorted(str(v) for v in data.data_vars)
+    missing = [v for v in names if v not in data.data_vars]
+    if missing:
+        raise DataError(f"has no variables {missing}; it has {list(data.data_vars)}", str(store))
+    return data, clim, names
+
+
+def _anomalies(
+    data: xr.Dataset, clim: xr.Dataset, names: list[str]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(members as anomalies (init, lead, member, var, lat, lon), climatological mean and std
+    at valid time (init, lead, var, lat, lon)), the std at least 1e-6, in the store's
+    precision."""
+    valid = data["init_time"] + data["lead_time"]
+    at = climatology_at(clim[names], valid)
+    mean = _stack(at.sel(statistic="mean", drop=True), names, ("init_time", "lead_time"))
+    std = np.maximum(
+        _stack(at.sel(statistic="std", drop=True), names, ("init_time", "lead_time")), 1e-6
+    )
+    members = _stack(data[names], names, ("init_time", "lead_time", "member"))
+    return (members - mean[:, :, None]) / std[:, :, None], mean, std
 
 
 def _stack(ds: xr.Dataset, names: list[str], leading: tuple[str, ...]) -> np.ndarray:

@@ -10,12 +10,20 @@ def lat_edges(lat: np.ndarray) -> np.ndarray:
     """Cell edges (degrees) of ascending latitude centres, half-way between centres.
 
     The outer edges sit half a spacing beyond the first and last centres, clipped to
-    the poles, so a grid with points on the poles has half-size polar cells.
+    the poles, so a grid with points on the poles has half-size polar cells; an outer
+    edge that falls short of a pole by less than half a spacing is moved to the pole, so
+    that a global grid whose rows are not evenly spaced (a Gaussian grid's) covers the
+    globe.
     """
     lat = np.asarray(lat, dtype=float)
     mid = 0.5 * (lat[1:] + lat[:-1])
-    first = lat[0] - 0.5 * (lat[1] - lat[0])
-    last = lat[-1] + 0.5 * (lat[-1] - lat[-2])
+    first_step, last_step = lat[1] - lat[0], lat[-1] - lat[-2]
+    first = lat[0] - 0.5 * first_step
+    last = lat[-1] + 0.5 * last_step
+    if first + 90.0 < 0.5 * first_step:
+        first = -90.0
+    if 90.0 - last < 0.5 * last_step:
+        last = 90.0
     return np.clip(np.concatenate([[first], mid, [last]]), -90.0, 90.0)
 
 

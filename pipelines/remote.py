@@ -47,9 +47,12 @@ SECRET_OPTIONS = {
     "private_key",
 }
 PUBLIC_TOKENS = {"anon", "google_default", "cloud", "browser", "cache"}  # gcsfs's token modes
-CACHE = Path(
-    os.environ.get("FORECAST_REMOTE_CACHE", Path.home() / ".cache" / "forecast" / "remote")
-)
+
+
+def cache_folder() -> Path:
+    """Where remote GRIB files are kept: $FORECAST_REMOTE_CACHE, else ~/.cache/forecast/remote."""
+    default = Path.home() / ".cache" / "forecast" / "remote"
+    return Path(os.environ.get("FORECAST_REMOTE_CACHE", default))
 
 
 def is_url(path: str | os.PathLike[str]) -> bool:
@@ -143,14 +146,14 @@ def open_file(url: str, storage_options: dict[str, Any]):
 
 
 def local_copy(url: str, storage_options: dict[str, Any]) -> str:
-    """A local copy of a remote object, fetched once into :data:`CACHE` (kept by URL and
-    the object's size and modification tag: a changed object is fetched again)."""
+    """A local copy of a remote object, fetched once into :func:`cache_folder` (kept by
+    URL and the object's size and modification tag: a changed object is fetched again)."""
     fs = filesystem(url, storage_options)
     with reading(url):
         info = fs.info(url)
         tag = str(info.get("ETag") or info.get("etag") or info.get("mtime") or "")
         digest = hashlib.sha256(f"{url}\n{info.get('size')}\n{tag}".encode()).hexdigest()[:16]
-        target = CACHE / digest / Path(url.split("://", 1)[1]).name
+        target = cache_folder() / digest / Path(url.split("://", 1)[1]).name
         if not target.exists():
             target.parent.mkdir(parents=True, exist_ok=True)
             partial = target.with_name(target.name + f".partial{os.getpid()}")

@@ -5,7 +5,9 @@ fields (seed-ensemble statistics, climatology); scalars (noise level, lead time)
 through sinusoidal embeddings (diffusers' ``Timesteps`` and ``TimestepEmbedding``) that
 scale and shift every residual block (FiLM). All convolutions are
 :class:`~forecast.models.sphere.SphereConv2d`; resolution is halved by 2x2 average
-pooling, so the grid must divide by 2^(levels - 1).
+pooling made shape-aware (:func:`~forecast.models.sphere.sphere_downsample`: odd sizes
+gain a row across the pole or a column across the date line), so any grid of at least
+2^(levels - 1) points each way goes through and comes out the same shape.
 """
 
 from __future__ import annotations
@@ -16,9 +18,7 @@ import torch
 import torch.nn.functional as F
 from diffusers.models.embeddings import TimestepEmbedding, Timesteps
 
-from pipelines.errors import DataError
-
-from .sphere import SphereConv2d
+from .sphere import SphereConv2d, check_grid, sphere_downsample, upsample_to
 
 
 @dataclass(frozen=True)
@@ -102,11 +102,7 @@ class SphereUNet(torch.nn.Module):
         self, x: torch.Tensor, condition: tuple[torch.Tensor, torch.Tensor], c_noise: torch.Tensor
     ) -> torch.Tensor:
         fields, lead = condition
-        factor = 2 ** (self.levels - 1)
-        if x.shape[-2] % factor or x.shape[-1] % factor:
-            raise DataError(
-                f"grid {tuple(x.shape[-2:])} must divide by {factor} for {self.levels} levels"
-            )
+        check_grid(x.shape[-2:], self.levels)
         # sinusoidal features of c_noise = ln(sigma)/4 and of the lead time (days), scaled
         # so that their useful ranges span the embedding's frequencies
         features = torch.cat(
@@ -120,12 +116,13 @@ class SphereUNet(torch.nn.Module):
                 h = block(h, embedding)
             skips.append(h)
             if level < self.levels - 1:
-                h = F.avg_pool2d(h, 2)
+                h = sphere_downsample(h)
         h = self.middle(h, embedding)
         for level, blocks in enumerate(self.up):
+            skip = skips[-1 - level]
             if level > 0:
-                h = F.interpolate(h, scale_factor=2, mode="nearest")
-            h = torch.cat([h, skips[-1 - level]], dim=1)
+                h = upsample_to(h, skip.shape[-2:])
+            h = torch.cat([h, skip], dim=1)
             for block in blocks:
                 h = block(h, embedding)
         return self.head(F.silu(self.head_norm(h)))

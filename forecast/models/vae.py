@@ -20,12 +20,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 import torch
-import torch.nn.functional as F
-
-from pipelines.errors import DataError
 
 from ..scoring.kernels import crps_ensemble
-from .sphere import SphereConv2d
+from .sphere import SphereConv2d, SphereDownsample, check_grid, coarsened, upsample_to
 from .unet import SphereUNet, UNetConfig
 
 
@@ -50,13 +47,15 @@ class VAEConfig:
 
 
 class LatentEncoder(torch.nn.Module):
-    """Fields (B, C, H, W) and lead (B,) -> mean and log-variance of (B, L, H/2^n, W/2^n)."""
+    """Fields (B, C, H, W) and lead (B,) -> mean and log-variance of (B, L, h, w), the grid
+    coarsened n times by :func:`~forecast.models.sphere.sphere_downsample` (h = H/2^n for
+    sizes that divide, rounded up otherwise)."""
 
     def __init__(self, channels_in: int, latent: int, width: int, levels: int) -> None:
         super().__init__()
         layers: list[torch.nn.Module] = [SphereConv2d(channels_in + 1, width), torch.nn.SiLU()]
         for _ in range(levels):
-            layers += [torch.nn.AvgPool2d(2), SphereConv2d(width, width), torch.nn.SiLU()]
+            layers += [SphereDownsample(), SphereConv2d(width, width), torch.nn.SiLU()]
         layers.append(SphereConv2d(width, 2 * latent))
         self.layers = torch.nn.Sequential(*layers)
 
@@ -105,14 +104,14 @@ class ConditionalVAE(torch.nn.Module):
 
     def noise_shape(self, shape: tuple[int, ...]) -> tuple[int, ...]:
         """Shape of the standard-normal draw behind members of ``shape`` (B, V, H, W)."""
-        factor = 2**self.config.latent_levels
-        if shape[-2] % factor or shape[-1] % factor:
-            raise DataError(f"grid {shape[-2:]} must divide by {factor} for the latent grid")
-        return (shape[0], self.config.latent_channels, shape[-2] // factor, shape[-1] // factor)
+        check_grid(shape[-2:], max(self.config.latent_levels + 1, len(self.config.multipliers)))
+        latent = coarsened(shape[-2:], self.config.latent_levels)
+        return (shape[0], self.config.latent_channels, *latent)
 
     def decode(self, z: torch.Tensor, condition: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
         fields, lead = condition
-        upsampled = F.interpolate(z, size=fields.shape[-2:], mode="nearest")
+        # each fine cell takes the latent cell sphere_downsample pooled it into
+        upsampled = upsample_to(z, fields.shape[-2:], 2**self.config.latent_levels)
         c_noise = torch.zeros(z.shape[0], device=z.device, dtype=z.dtype)
         return self.decoder(upsampled, (fields, lead), c_noise)
 

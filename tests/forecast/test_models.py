@@ -5,6 +5,8 @@ import torch
 
 from forecast.diffusion import EDMPreconditioner, edm_loss
 from forecast.models import SphereConv2d, SphereUNet, UNetConfig, parameter_count, sphere_pad
+from forecast.models.sphere import sphere_downsample, upsample_to
+from pipelines.errors import DataError
 
 
 def test_sphere_pad_wraps_longitude_and_crosses_the_poles():
@@ -50,10 +52,97 @@ def test_unet_shapes_parameters_and_rotation_equivariance():
     torch.testing.assert_close(rotated, out.roll(8, dims=-1), atol=1e-5, rtol=1e-4)
 
 
-def test_unet_refuses_a_grid_it_cannot_halve():
-    with pytest.raises(ValueError, match="must divide by 4"):
+REAL_GRIDS = [(721, 1440), (361, 720), (181, 360), (121, 240), (61, 120), (33, 64)]
+
+
+def random_head(model: torch.nn.Module) -> torch.nn.Module:
+    """The zero-initialised head given weights: an untrained network would output zeros."""
+    for parameter in model.head.parameters():
+        torch.nn.init.normal_(parameter, std=0.1)
+    return model
+
+
+@pytest.mark.parametrize("grid", REAL_GRIDS, ids=lambda g: f"{g[0]}x{g[1]}")
+def test_both_networks_take_any_grid_with_poles_and_stay_periodic(grid):
+    """SEEDS' UNet (4 levels) and the VAE (latent grid coarsened twice) on native grids
+    with pole rows and odd latitude counts: same shape out, and rotating the input by a
+    multiple of the coarsest cell (8 longitudes) rotates the output."""
+    from forecast.models.vae import ConditionalVAE, VAEConfig
+
+    torch.manual_seed(0)
+    unet = random_head(
+        SphereUNet(
+            UNetConfig(
+                in_channels=1, cond_channels=2, out_channels=1, width=4, multipliers=(1, 1, 1, 1)
+            )
+        )
+    )
+    x, fields = torch.randn(1, 1, *grid), torch.randn(1, 2, *grid)
+    lead, c_noise = torch.ones(1), torch.zeros(1)
+    with torch.no_grad():
+        out = unet(x, (fields, lead), c_noise)
+        rotated = unet(x.roll(8, dims=-1), (fields.roll(8, dims=-1), lead), c_noise)
+    assert out.shape == x.shape and torch.isfinite(out).all()
+    torch.testing.assert_close(rotated, out.roll(8, dims=-1), atol=1e-5, rtol=1e-4)
+
+    vae = ConditionalVAE(
+        VAEConfig(
+            variables=1,
+            cond_channels=2,
+            width=4,
+            latent_channels=2,
+            latent_levels=2,
+            multipliers=(1, 1, 1),
+        )
+    )
+    random_head(vae.decoder)
+    shape = vae.noise_shape((1, 1, *grid))
+    assert shape[-2:] == (-(-grid[0] // 4), grid[1] // 4)
+    noise = torch.randn(shape)
+    with torch.no_grad():
+        members = vae.sample(noise, (fields, lead))
+        turned = vae.sample(noise.roll(2, dims=-1), (fields.roll(8, dims=-1), lead))
+    assert members.shape == x.shape
+    torch.testing.assert_close(turned, members.roll(8, dims=-1), atol=1e-5, rtol=1e-4)
+
+
+def test_the_network_sees_across_the_pole():
+    """A one-level network reaches 4 cells (its group norms couple every point, weakly): a
+    change at the north pole row at longitude 0 reaches the pole row at longitude 180
+    degrees, 32 cells away along the row, across the pole, and not 16 cells away."""
+    torch.manual_seed(0)
+    unet = random_head(make_unet(multipliers=(1,)))
+    x, fields = torch.randn(1, 2, 33, 64), torch.randn(1, 3, 33, 64)
+    lead, c_noise = torch.ones(1), torch.zeros(1)
+    bumped = x.clone()
+    bumped[0, 0, -1, 0] += 3.0
+    with torch.no_grad():
+        change = unet(bumped, (fields, lead), c_noise) - unet(x, (fields, lead), c_noise)
+    across, along = change[0, :, -1, 32].abs().max(), change[0, :, -1, 16].abs().max()
+    assert across > 100 * along, (across, along)
+
+
+def test_shape_aware_pooling_is_average_pooling_and_its_padding():
+    x = torch.randn(1, 1, 7, 9)
+    coarse = sphere_downsample(x)
+    assert coarse.shape == (1, 1, 4, 5)
+    torch.testing.assert_close(
+        coarse[..., :3, :4], torch.nn.functional.avg_pool2d(x[..., :6, :8], 2)
+    )
+    # the last row pools with the row beyond the pole (turned by 4 of 9 longitudes), the last
+    # column with the first (periodic)
+    beyond = x[0, 0, -1].roll(4)
+    torch.testing.assert_close(coarse[0, 0, -1, 0], (x[0, 0, -1, :2].sum() + beyond[:2].sum()) / 4)
+    torch.testing.assert_close(
+        coarse[0, 0, 0, -1], (x[0, 0, :2, 8].sum() + x[0, 0, :2, 0].sum()) / 4
+    )
+    torch.testing.assert_close(upsample_to(coarse, (7, 9))[..., ::2, ::2], coarse)
+
+
+def test_a_grid_too_small_for_the_network_is_one_clear_error():
+    with pytest.raises(DataError, match=r"grid \(3, 32\) is too small for a network of 3 levels"):
         make_unet()(
-            torch.randn(1, 2, 10, 32), (torch.randn(1, 3, 10, 32), torch.ones(1)), torch.zeros(1)
+            torch.randn(1, 2, 3, 32), (torch.randn(1, 3, 3, 32), torch.ones(1)), torch.zeros(1)
         )
 
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from forecast.samples import AnomalyEnsemble, SeedsSamples, seed_condition
+from forecast.samples import AnomalyEnsemble, SeedReader, SeedsSamples, seed_condition
 from pipelines.store import open_complete
 
 
@@ -63,3 +63,17 @@ def test_member_spread_and_its_interpolation_in_lead_time(reforecast):
     halfway = scale.at(np.array([(ensemble.lead_days[j] + ensemble.lead_days[j + 1]) / 2]))
     np.testing.assert_allclose(halfway[0], (spread[j] + spread[j + 1]) / 2, rtol=1e-5)
     np.testing.assert_allclose(scale.at(np.array([99.0]))[0], spread[-1], rtol=1e-6)
+
+
+def test_the_seed_reader_reads_what_the_whole_store_holds(reforecast):
+    """Generation's reader (one init time, K members, chosen leads) against the store loaded
+    whole, to the bit."""
+    whole = AnomalyEnsemble.load(reforecast)
+    reader = SeedReader(reforecast, whole.variables)
+    leads = [0, 2, 3]
+    for init in (0, len(whole.coords["init_time"]) - 1):
+        anomalies, mean, std = reader.seeds(init, leads, 2)
+        np.testing.assert_array_equal(anomalies, whole.anomalies[init, leads, :2])
+        np.testing.assert_array_equal(mean, whole.mean[init, leads])
+        np.testing.assert_array_equal(std, whole.std[init, leads])
+    np.testing.assert_array_equal(reader.lead_days, whole.lead_days)

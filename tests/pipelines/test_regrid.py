@@ -63,3 +63,42 @@ def test_lazy_on_dask():
     np.testing.assert_allclose(
         out.values, regrid_conservative(source.compute(), *regular_grid(6.0)).values, rtol=1e-6
     )
+
+
+def dst_first(resolution: float) -> float:
+    return regular_grid(resolution)[0][0]
+
+
+def gaussian_latitudes(n: int) -> np.ndarray:
+    """The latitudes of a regular Gaussian grid of n rows (the Gauss-Legendre nodes)."""
+    return np.rad2deg(np.arcsin(np.polynomial.legendre.leggauss(n)[0]))
+
+
+@pytest.mark.parametrize(("rows", "resolution"), [(96, 1.0), (180, 0.25), (640, 0.25)])
+def test_a_global_gaussian_grid_covers_the_globe_and_regrids_conservatively(rows, resolution):
+    """A regular Gaussian grid (N48: outer rows at +-88.57, 1.86 degrees apart, so half a
+    spacing beyond them falls short of the 1-degree grid's outer centres at +-89.5) has its
+    outer cell edges at the poles: it regrids to any finer global grid, keeps a constant,
+    and keeps the global mean the Gaussian quadrature gives (exact for this smooth field)
+    to the accuracy of cell areas approximated between nodes."""
+    lat, lon = gaussian_latitudes(rows), np.arange(2 * rows) * 180 / rows
+    edges = np.rad2deg(
+        np.arcsin(np.clip(np.cumsum(np.r_[-1, np.polynomial.legendre.leggauss(rows)[1]]), -1, 1))
+    )
+    assert lat[0] > -90 + 0.1 and edges[0] == -90
+    smooth = xr.DataArray(
+        2
+        + np.sin(np.deg2rad(lat))[:, None] ** 2
+        + np.cos(np.deg2rad(lon))[None, :] * np.cos(np.deg2rad(lat))[:, None],
+        dims=("lat", "lon"),
+        coords={"lat": lat, "lon": lon},
+    )
+    dst_lat, dst_lon = regular_grid(resolution)
+    out = regrid_conservative(smooth, dst_lat, dst_lon)
+    assert out.shape == (dst_lat.size, dst_lon.size)
+    exact = 2 + 1 / 3  # the area mean of 2 + sin^2(lat) (+ a wave of zero mean)
+    weights = np.polynomial.legendre.leggauss(rows)[1]
+    np.testing.assert_allclose((smooth.mean("lon") * weights).sum() / 2, exact, rtol=1e-12)
+    np.testing.assert_allclose(global_mean(out), exact, rtol=1e-4)
+    constant = regrid_conservative(xr.full_like(smooth, 5.0), dst_lat, dst_lon)
+    np.testing.assert_allclose(constant.values, 5.0, rtol=1e-12)

@@ -42,7 +42,12 @@ def servers(tmp_path_factory):
         (folder / variant).mkdir()
         files[variant], _ = write_source(reanalysis, folder / variant, variant)
     synthetic_forecast(times[:4], [0, 24]).to_zarr(folder / "ens.zarr", zarr_format=3)
-    with environment(S3_ENVIRONMENT), s3_server() as s3_api, http_server(folder) as web:
+    cache = {"FORECAST_REMOTE_CACHE": str(folder / "cache")}
+    with (
+        environment({**S3_ENVIRONMENT, **cache}),
+        s3_server() as s3_api,
+        http_server(folder) as web,
+    ):
         endpoint = s3_api.url
         for variant, path in files.items():
             upload(endpoint, path, f"era5/{variant}/{path.name}")
