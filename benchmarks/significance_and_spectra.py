@@ -136,20 +136,24 @@ def main() -> None:
             table["spherical_spectrum"], physics_table["spherical_spectrum"]
         )
         truth_zonal = spectral_ratio(table["zonal_spectrum"], table["truth_zonal_spectrum"])
-        spectra[name] = {
-            "zonal_over_physics": zonal.values.round(4).tolist(),
-            "spherical_over_physics": spherical.values.round(4).tolist(),
-            "zonal_over_truth": truth_zonal.values.round(4).tolist(),
+        spectra[name] = {  # rows: lead times, columns: bands
+            "zonal_over_physics": zonal.transpose("lead_time", "band").values.round(3).tolist(),
+            "spherical_over_physics": spherical.transpose("lead_time", "band")
+            .values.round(3)
+            .tolist(),
+            "zonal_over_truth": truth_zonal.transpose("lead_time", "band").values.round(3).tolist(),
         }
     report["spectra"] = spectra
     report["leads"] = [hours_text(t) for t in generated["lead_time"].values]
-    report["bands"] = list(zonal["band"].values)
+    report["bands"] = [str(band) for band in zonal["band"].values]
     print(
-        f"power over the physics members' per band {report['bands']} (rows: leads {report['leads']})"
+        f"power over the physics members' (or the truth's) per band {report['bands']}, "
+        f"lead by lead ({', '.join(report['leads'])})"
     )
     for name, ratios in spectra.items():
-        for kind, values in ratios.items():
-            print(f"  {name:10s} {kind:23s} {values}")
+        for kind, rows in ratios.items():
+            cells = " | ".join(" ".join(f"{v:6.3f}" for v in row) for row in rows)
+            print(f"  {name:10s} {kind:23s} {cells}")
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "report.json").write_text(json.dumps(report, indent=1))
 
