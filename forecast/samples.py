@@ -19,6 +19,7 @@ spurious spread. Scaled residuals have about unit variance at every lead.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -66,6 +67,23 @@ class AnomalyEnsemble:
     @property
     def lead_days(self) -> np.ndarray:
         return lead_days(self.coords["lead_time"]).astype(np.float32)
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        """(init times, lead times, members)."""
+        return self.anomalies.shape[:3]
+
+    @property
+    def has_truth(self) -> bool:
+        return self.truth is not None
+
+    def members(self, init: int, lead: int) -> np.ndarray:
+        """(member, var, lat, lon) anomalies of one forecast."""
+        return self.anomalies[init, lead]
+
+    def truth_at(self, init: int, lead: int) -> np.ndarray:
+        """(var, lat, lon): the reanalysis at the forecast's valid time, as anomalies."""
+        return self.truth[init, lead]
 
     def member_spread(self) -> np.ndarray:
         """(lead, var): rms of member minus ensemble mean over inits, members and grid,
@@ -118,6 +136,75 @@ class SeedReader:
         part = self.data.isel(init_time=[init], lead_time=leads, member=slice(0, n_seeds))
         anomalies, mean, std = _anomalies(part, self.climatology, self.variables)
         return tuple(a[0].astype(np.float32) for a in (anomalies, mean, std))
+
+
+class StreamedEnsemble:
+    """A prepared forecast store read one forecast (init, lead) at a time, as anomalies:
+    :class:`AnomalyEnsemble`'s sample interface (``shape``, ``members``, ``truth_at``,
+    ``member_spread``...) with memory bounded by the store's chunks, not its size.
+
+    Each process opens the store itself on first use (DataLoader workers fork), so no
+    file handles or dask state are shared between processes.
+    """
+
+    def __init__(self, store: str | Path, variables: list[str] | None = None) -> None:
+        self.store = store
+        data, _, self.variables = _open(store, variables)
+        self.coords = {
+            name: data[name].values for name in ("init_time", "lead_time", "member", "lat", "lon")
+        }
+        self.has_truth = Path(store, "truth").exists()
+        self._opened: tuple[int, xr.Dataset, xr.Dataset, xr.Dataset | None] | None = None
+
+    def _groups(self) -> tuple[xr.Dataset, xr.Dataset, xr.Dataset | None]:
+        if self._opened is None or self._opened[0] != os.getpid():
+            data, climatology, _ = _open(self.store, self.variables)
+            truth = open_complete(self.store, "truth") if self.has_truth else None
+            self._opened = (os.getpid(), data, climatology, truth)
+        return self._opened[1:]
+
+    def __getstate__(self) -> dict:  # pickled (spawned workers): reopened there
+        return {**self.__dict__, "_opened": None}
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return tuple(len(self.coords[n]) for n in ("init_time", "lead_time", "member"))
+
+    @property
+    def lead_days(self) -> np.ndarray:
+        return lead_days(self.coords["lead_time"]).astype(np.float32)
+
+    def members(self, init: int, lead: int) -> np.ndarray:
+        data, climatology, _ = self._groups()
+        part = data.isel(init_time=[init], lead_time=[lead])
+        anomalies, _, _ = _anomalies(part, climatology, self.variables)
+        return anomalies[0, 0].astype(np.float32)
+
+    def truth_at(self, init: int, lead: int) -> np.ndarray:
+        data, climatology, truth = self._groups()
+        if truth is None:
+            raise DataError("has no /truth group", str(self.store))
+        part = truth.isel(init_time=[init], lead_time=[lead])
+        _, mean, std = _anomalies(
+            data.isel(init_time=[init], lead_time=[lead], member=[0]), climatology, self.variables
+        )
+        raw = _stack(part[self.variables], self.variables, ("init_time", "lead_time"))
+        return ((raw - mean) / std)[0, 0].astype(np.float32)
+
+    def member_spread(self) -> np.ndarray:
+        """:meth:`AnomalyEnsemble.member_spread` in one pass over the init times (float64
+        sums), memory one init time's forecasts."""
+        n_init, n_lead, n_members = self.shape
+        total = np.zeros((n_lead, len(self.variables)))
+        count = 0
+        data, climatology, _ = self._groups()
+        for init in range(n_init):
+            anomalies, _, _ = _anomalies(data.isel(init_time=[init]), climatology, self.variables)
+            deviation = anomalies - anomalies.mean(axis=2, keepdims=True)
+            total += (deviation.astype(np.float64) ** 2).sum(axis=(0, 2, 4, 5))
+            count += anomalies.shape[2] * anomalies.shape[4] * anomalies.shape[5]
+        variance = total / count * n_members / max(1, n_members - 1)
+        return np.maximum(np.sqrt(variance), 1e-3).astype(np.float32)
 
 
 def _open(
@@ -177,18 +264,17 @@ class SeedsSamples(torch.utils.data.Dataset):
         seed: int = 0,
         skip_lead_zero: bool = True,
     ) -> None:
-        members = ensemble.anomalies.shape[2]
+        inits, leads, members = ensemble.shape
         if members < 2:
             raise DataError("training needs at least 2 members per forecast (K seeds + 1 target)")
-        if truth_fraction > 0 and ensemble.truth is None:
+        if truth_fraction > 0 and not ensemble.has_truth:
             raise DataError("SEEDS-GPP needs the reanalysis at valid time (a /truth group)")
         self.ensemble = ensemble
         self.k_low, self.k_high = k_range[0], min(k_range[1], members - 1)
         self.truth_fraction = truth_fraction
         self.seed = seed
         self.scale = ensemble.member_spread()  # (lead, var): s of the residual targets
-        first_lead = 1 if skip_lead_zero and ensemble.anomalies.shape[1] > 1 else 0
-        inits, leads = ensemble.anomalies.shape[:2]
+        first_lead = 1 if skip_lead_zero and leads > 1 else 0
         self.pairs = [(i, j) for i in range(inits) for j in range(first_lead, leads)]
         self.epoch = 0
 
@@ -199,15 +285,18 @@ class SeedsSamples(torch.utils.data.Dataset):
     def __len__(self) -> int:
         return len(self.pairs)
 
-    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
-        rng = np.random.default_rng([self.seed, self.epoch, index])
+    def __getitem__(self, index: int | tuple[int, int]) -> dict[str, torch.Tensor]:
+        """Sample ``index`` of the current ``epoch``, or of the epoch given with it as
+        ``(index, epoch)`` (what a DataLoader's workers, each with its own copy, need)."""
+        index, epoch = index if isinstance(index, tuple) else (index, self.epoch)
+        rng = np.random.default_rng([self.seed, epoch, index])
         i, j = self.pairs[index]
-        pool = self.ensemble.anomalies[i, j]
+        pool = self.ensemble.members(i, j)
         k = int(rng.integers(self.k_low, self.k_high + 1))
         chosen = rng.permutation(pool.shape[0])[: k + 1]
         seeds = torch.from_numpy(pool[chosen[:k]])
         if self.truth_fraction > 0 and rng.random() < self.truth_fraction:
-            target = self.ensemble.truth[i, j]
+            target = self.ensemble.truth_at(i, j)
         else:
             target = pool[chosen[k]]
         residual = (target - pool[chosen[:k]].mean(axis=0)) / self.scale[j][:, None, None]

@@ -35,7 +35,7 @@ from .diffusion import EDMConfig
 from .distributed import torch_ranks
 from .models import parameter_count
 from .registry import Architecture, VAESettings, model_kind
-from .samples import AnomalyEnsemble, SeedsSamples
+from .samples import AnomalyEnsemble, SeedsSamples, StreamedEnsemble
 
 BUDGETS: dict[str, dict] = {  # TrainConfig settings per budget
     # seconds: for tests on the tiny world
@@ -111,12 +111,22 @@ def train(
     device: str = "cpu",
     variables: list[str] | None = None,
     progress: bool = True,
+    reading: str = "auto",
+    workers: int = 0,
 ) -> Path:
     """Train a model on a prepared forecast store; resume from ``out`` if it holds a run.
+
+    ``reading``: ``memory`` (the store's members as anomalies in RAM), ``stream`` (each
+    sample read from the store when needed: memory bounded by its chunks) or ``auto``
+    (memory up to :data:`IN_MEMORY_BYTES`). ``workers``: DataLoader worker processes
+    preparing batches ahead of the step (0: in this process). The batches are the same
+    whatever the two settings.
 
     Under ``torchrun`` (``WORLD_SIZE`` > 1) each process trains on its share of every
     batch with DistributedDataParallel; process 0 writes the checkpoint.
     """
+    if workers < 0:
+        raise ConfigError(f"--workers must be 0 or more, got {workers}")
     out = Path(out)
     ranks = torch_ranks(device)
     device = ranks.device(device)
@@ -127,7 +137,9 @@ def train(
         )
     local_batch = config.batch_size // ranks.world
     torch.manual_seed(config.seed)
-    ensemble = AnomalyEnsemble.load(store, variables)
+    ensemble = open_training_data(store, variables, reading)
+    if isinstance(ensemble, AnomalyEnsemble):
+        workers = 0  # the members are in memory already: workers would only copy them
     kind = model_kind(config.model)
     truth_fraction = config.truth_fraction if kind.reanalysis_targets else 0.0
     samples = SeedsSamples(
@@ -182,16 +194,22 @@ def train(
         disable=not progress or not ranks.main,
     )
     order = np.random.default_rng(config.seed).permutation(len(samples))
-    while step < config.steps:
-        indices = batch_indices(order, step, config.batch_size)
-        indices = indices[ranks.rank * local_batch : (ranks.rank + 1) * local_batch]
-        samples.epoch = (step * config.batch_size) // len(samples)
-        batch = [samples[i] for i in indices]
-        target = torch.stack([b["target"] for b in batch]).to(device)
-        condition = (
-            torch.stack([b["condition"] for b in batch]).to(device),
-            torch.stack([b["lead"] for b in batch]).to(device),
+    plan = BatchPlan(order, step, config.steps, config.batch_size, ranks.rank, local_batch)
+    batches = iter(
+        torch.utils.data.DataLoader(
+            samples,
+            batch_sampler=plan,
+            num_workers=workers,
+            prefetch_factor=2 if workers else None,
+            # fresh processes: a forked copy of this one inherits dask's and zarr's
+            # threads mid-flight and can hang
+            multiprocessing_context="spawn" if workers else None,
         )
+    )
+    while step < config.steps:
+        batch = next(batches)
+        target = batch["target"].to(device)
+        condition = (batch["condition"].to(device), batch["lead"].to(device))
         for group in optimiser.param_groups:
             group["lr"] = _learning_rate(config, step)
         with autocast:
@@ -227,6 +245,49 @@ def train(
         save_checkpoint(out, ema, replace(checkpoint, step=step))
     ranks.barrier()  # the checkpoint is complete before any process uses it
     return out
+
+
+# `reading="auto"`: the store's members as float32 anomalies in memory up to this size
+IN_MEMORY_BYTES = 2 * 2**30
+
+
+def open_training_data(
+    store: str | Path, variables: list[str] | None, reading: str
+) -> AnomalyEnsemble | StreamedEnsemble:
+    """The store as training samples: in memory, streamed, or (``auto``) by its size."""
+    if reading not in ("auto", "memory", "stream"):
+        raise ConfigError(f"--read must be auto, memory or stream, got {reading!r}")
+    if reading == "auto":
+        streamed = StreamedEnsemble(store, variables)
+        size = np.prod(streamed.shape) * len(streamed.variables) * 4
+        size *= len(streamed.coords["lat"]) * len(streamed.coords["lon"])
+        reading = "memory" if size <= IN_MEMORY_BYTES else "stream"
+        if reading == "stream":
+            return streamed
+    if reading == "stream":
+        return StreamedEnsemble(store, variables)
+    return AnomalyEnsemble.load(store, variables)
+
+
+class BatchPlan(torch.utils.data.Sampler):
+    """The (sample, epoch) pairs of each step's batch from ``start`` to ``steps``: this
+    process's share of the global batch, consecutive runs through ``order``."""
+
+    def __init__(
+        self, order: np.ndarray, start: int, steps: int, batch_size: int, rank: int, local: int
+    ) -> None:
+        self.order, self.start, self.steps = order, start, steps
+        self.batch_size, self.rank, self.local = batch_size, rank, local
+
+    def __len__(self) -> int:
+        return max(0, self.steps - self.start)
+
+    def __iter__(self):
+        for step in range(self.start, self.steps):
+            indices = batch_indices(self.order, step, self.batch_size)
+            epoch = (step * self.batch_size) // len(self.order)
+            share = indices[self.rank * self.local : (self.rank + 1) * self.local]
+            yield [(index, epoch) for index in share]
 
 
 def batch_indices(order: np.ndarray, step: int, batch_size: int) -> list[int]:

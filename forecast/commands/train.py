@@ -52,6 +52,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "of an ensemble member (default 1: pure post-processing, the best on the world)",
     )
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--read",
+        choices=["auto", "memory", "stream"],
+        default="auto",
+        help="memory: the store's members in RAM (fast for small stores); stream: each "
+        "sample read from the store when needed, memory bounded by its chunks; auto "
+        "(default): memory up to 2 GiB of members, else stream",
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        help="with streamed reading: worker processes reading and preparing batches ahead "
+        "of the training step (default 0: in this process); the batches do not depend on it",
+    )
     add_device(parser)
     add_quiet(parser)
 
@@ -70,7 +85,15 @@ def run(args: argparse.Namespace) -> int:
     data = args.data or DEFAULT_OUT / "world-reforecast.zarr"
     out = args.out or Path("runs") / args.model
     start = time.perf_counter()
-    train(data, out, config, device=args.device, progress=not args.quiet)
+    train(
+        data,
+        out,
+        config,
+        device=args.device,
+        progress=not args.quiet,
+        reading=args.read,
+        workers=args.workers,
+    )
     if first_process():
         print(f"{args.model}: checkpoint {out} ({time.perf_counter() - start:.0f} s)")
     return 0

@@ -4,7 +4,13 @@ import numpy as np
 import pytest
 import torch
 
-from forecast.samples import AnomalyEnsemble, SeedReader, SeedsSamples, seed_condition
+from forecast.samples import (
+    AnomalyEnsemble,
+    SeedReader,
+    SeedsSamples,
+    StreamedEnsemble,
+    seed_condition,
+)
 from pipelines.store import open_complete
 
 
@@ -77,3 +83,17 @@ def test_the_seed_reader_reads_what_the_whole_store_holds(reforecast):
         np.testing.assert_array_equal(mean, whole.mean[init, leads])
         np.testing.assert_array_equal(std, whole.std[init, leads])
     np.testing.assert_array_equal(reader.lead_days, whole.lead_days)
+
+
+def test_the_streamed_store_gives_the_samples_of_the_store_in_memory(reforecast):
+    whole = AnomalyEnsemble.load(reforecast)
+    streamed = StreamedEnsemble(reforecast, whole.variables)
+    assert streamed.shape == whole.shape and streamed.has_truth
+    for init, lead in ((0, 1), (whole.shape[0] - 1, whole.shape[1] - 1)):
+        np.testing.assert_array_equal(streamed.members(init, lead), whole.members(init, lead))
+        np.testing.assert_array_equal(streamed.truth_at(init, lead), whole.truth_at(init, lead))
+    np.testing.assert_allclose(streamed.member_spread(), whole.member_spread(), rtol=1e-6)
+    a, b = SeedsSamples(whole, seed=3), SeedsSamples(streamed, seed=3)
+    for index in (0, 7):
+        for key in ("condition", "lead"):
+            torch.testing.assert_close(a[(index, 2)][key], b[(index, 2)][key], rtol=0, atol=0)

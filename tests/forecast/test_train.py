@@ -3,6 +3,7 @@
 import json
 import pickle
 
+import numpy as np
 import pytest
 import torch
 from safetensors.torch import load_file
@@ -81,3 +82,26 @@ def test_a_checkpoint_of_another_kind_is_refused(tmp_path, checkpoint):
     (tmp_path / "config.json").write_text(json.dumps(config))
     with pytest.raises(DataError, match="do not match"):
         load_checkpoint(tmp_path)
+
+
+def test_streamed_training_with_workers_sees_the_same_batches(checkpoint, reforecast, tmp_path):
+    """Each sample read from the store when needed, by two worker processes: the same
+    batches as the store held in memory, so the same losses (the residual scale, summed in
+    float64 in one pass, agrees to 1e-6) and, with the same reading, the same weights."""
+    streamed = train(
+        reforecast, tmp_path / "s", TrainConfig(**TINY), progress=False, reading="stream", workers=2
+    )
+    memory = json.loads((checkpoint / "losses.json").read_text())["loss"]
+    np.testing.assert_allclose(
+        json.loads((streamed / "losses.json").read_text())["loss"], memory, rtol=1e-4
+    )
+    scales = [
+        np.array(json.loads((c / "config.json").read_text())["residual_scale"]["scale"])
+        for c in (checkpoint, streamed)
+    ]
+    np.testing.assert_allclose(scales[0], scales[1], rtol=1e-6)
+    again = train(
+        reforecast, tmp_path / "s0", TrainConfig(**TINY), progress=False, reading="stream"
+    )
+    first, second = (load_file(str(c / "model.safetensors")) for c in (streamed, again))
+    assert all(torch.equal(first[k], second[k]) for k in first)
