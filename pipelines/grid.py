@@ -10,20 +10,22 @@ def lat_edges(lat: np.ndarray) -> np.ndarray:
     """Cell edges (degrees) of ascending latitude centres, half-way between centres.
 
     The outer edges sit half a spacing beyond the first and last centres, clipped to
-    the poles, so a grid with points on the poles has half-size polar cells; an outer
-    edge that falls short of a pole by less than half a spacing is moved to the pole, so
-    that a global grid whose rows are not evenly spaced (a Gaussian grid's) covers the
-    globe.
+    the poles, so a grid with points on the poles has half-size polar cells. On a grid
+    whose rows are not evenly spaced (a Gaussian grid's: its spacing varies by 0.8%), an
+    outer edge that falls short of a pole by less than half a spacing is moved to the
+    pole: such a grid is global, and its outer rows sit closer to the poles than half a
+    spacing.
     """
     lat = np.asarray(lat, dtype=float)
     mid = 0.5 * (lat[1:] + lat[:-1])
-    first_step, last_step = lat[1] - lat[0], lat[-1] - lat[-2]
-    first = lat[0] - 0.5 * first_step
-    last = lat[-1] + 0.5 * last_step
-    if first + 90.0 < 0.5 * first_step:
-        first = -90.0
-    if 90.0 - last < 0.5 * last_step:
-        last = 90.0
+    steps = np.diff(lat)
+    first = lat[0] - 0.5 * steps[0]
+    last = lat[-1] + 0.5 * steps[-1]
+    if np.ptp(steps) > 1e-3 * np.abs(steps).mean():  # unevenly spaced
+        if first + 90.0 < 0.5 * steps[0]:
+            first = -90.0
+        if 90.0 - last < 0.5 * steps[-1]:
+            last = 90.0
     return np.clip(np.concatenate([[first], mid, [last]]), -90.0, 90.0)
 
 
