@@ -28,7 +28,7 @@ from pipelines.store import fingerprint, write_store
 from .checkpoint import load_checkpoint
 from .distributed import torch_ranks
 from .registry import GenerativeModel, Sampler
-from .samples import SeedReader, seed_condition
+from .samples import StreamedEnsemble, seed_condition
 
 
 def generate_init(
@@ -141,7 +141,7 @@ def generate(
     device = ranks.device(device)
     model, trained = load_checkpoint(checkpoint, device)
     # read per init time as the blocks are made: only the K seed members at the leads wanted
-    ensemble = SeedReader(source, list(trained.variables))
+    ensemble = StreamedEnsemble(source, list(trained.variables))
     n_inits, available_members = len(ensemble.coords["init_time"]), len(ensemble.coords["member"])
     if available_members < n_seeds:
         raise DataError(

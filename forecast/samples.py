@@ -108,43 +108,15 @@ class ResidualScale:
         return np.stack(columns, axis=-1).astype(np.float32)
 
 
-class SeedReader:
-    """The members of a prepared forecast store read when asked, one init time at a time,
-    as anomalies: what generation needs (K seed members) without the store in memory.
-
-    ``seeds(i, leads, k)`` equals ``AnomalyEnsemble.load(store)`` sliced
-    ``[i, leads, :k]``, to the bit.
-    """
-
-    def __init__(self, store: str | Path, variables: list[str] | None = None) -> None:
-        self.store = store
-        self.data, self.climatology, self.variables = _open(store, variables)
-        self.coords = {
-            name: self.data[name].values
-            for name in ("init_time", "lead_time", "member", "lat", "lon")
-        }
-
-    @property
-    def lead_days(self) -> np.ndarray:
-        return lead_days(self.coords["lead_time"]).astype(np.float32)
-
-    def seeds(
-        self, init: int, leads: list[int], n_seeds: int
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(anomalies (lead, K, var, lat, lon), climatological mean and std at valid time
-        (lead, var, lat, lon)) of the first ``n_seeds`` members at init time ``init``."""
-        part = self.data.isel(init_time=[init], lead_time=leads, member=slice(0, n_seeds))
-        anomalies, mean, std = _anomalies(part, self.climatology, self.variables)
-        return tuple(a[0].astype(np.float32) for a in (anomalies, mean, std))
-
-
 class StreamedEnsemble:
-    """A prepared forecast store read one forecast (init, lead) at a time, as anomalies:
-    :class:`AnomalyEnsemble`'s sample interface (``shape``, ``members``, ``truth_at``,
-    ``member_spread``...) with memory bounded by the store's chunks, not its size.
+    """A prepared forecast store read when asked, as anomalies: :class:`AnomalyEnsemble`'s
+    sample interface (``shape``, ``members``, ``truth_at``, ``member_spread``...) for
+    training, and ``seeds`` (K members of one init time) for generation, with memory
+    bounded by the store's chunks, not its size; equal to the bit to the store loaded
+    whole.
 
-    Each process opens the store itself on first use (DataLoader workers fork), so no
-    file handles or dask state are shared between processes.
+    Each process opens the store itself on first use (DataLoader workers are separate
+    processes), so no file handles or dask state are shared between processes.
     """
 
     def __init__(self, store: str | Path, variables: list[str] | None = None) -> None:
@@ -179,6 +151,16 @@ class StreamedEnsemble:
         part = data.isel(init_time=[init], lead_time=[lead])
         anomalies, _, _ = _anomalies(part, climatology, self.variables)
         return anomalies[0, 0].astype(np.float32)
+
+    def seeds(
+        self, init: int, leads: list[int], n_seeds: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(anomalies (lead, K, var, lat, lon), climatological mean and std at valid time
+        (lead, var, lat, lon)) of the first ``n_seeds`` members at init time ``init``."""
+        data, climatology, _ = self._groups()
+        part = data.isel(init_time=[init], lead_time=leads, member=slice(0, n_seeds))
+        anomalies, mean, std = _anomalies(part, climatology, self.variables)
+        return tuple(a[0].astype(np.float32) for a in (anomalies, mean, std))
 
     def truth_at(self, init: int, lead: int) -> np.ndarray:
         data, climatology, truth = self._groups()

@@ -6,7 +6,6 @@ import torch
 
 from forecast.samples import (
     AnomalyEnsemble,
-    SeedReader,
     SeedsSamples,
     StreamedEnsemble,
     seed_condition,
@@ -71,11 +70,11 @@ def test_member_spread_and_its_interpolation_in_lead_time(reforecast):
     np.testing.assert_allclose(scale.at(np.array([99.0]))[0], spread[-1], rtol=1e-6)
 
 
-def test_the_seed_reader_reads_what_the_whole_store_holds(reforecast):
-    """Generation's reader (one init time, K members, chosen leads) against the store loaded
-    whole, to the bit."""
+def test_the_seeds_read_for_generation_are_what_the_whole_store_holds(reforecast):
+    """Generation's reading (one init time, K members, chosen leads) against the store
+    loaded whole, to the bit."""
     whole = AnomalyEnsemble.load(reforecast)
-    reader = SeedReader(reforecast, whole.variables)
+    reader = StreamedEnsemble(reforecast, whole.variables)
     leads = [0, 2, 3]
     for init in (0, len(whole.coords["init_time"]) - 1):
         anomalies, mean, std = reader.seeds(init, leads, 2)
