@@ -108,6 +108,10 @@ class ResidualScale:
         return np.stack(columns, axis=-1).astype(np.float32)
 
 
+# what one streamed read may decode (all variables' chunks of one forecast)
+MAX_CHUNK_BYTES_PER_READ = 512 * 2**20
+
+
 class StreamedEnsemble:
     """A prepared forecast store read when asked, as anomalies: :class:`AnomalyEnsemble`'s
     sample interface (``shape``, ``members``, ``truth_at``, ``member_spread``...) for
@@ -127,6 +131,19 @@ class StreamedEnsemble:
         }
         self.has_truth = Path(store, "truth").exists()
         self._opened: tuple[int, xr.Dataset, xr.Dataset, xr.Dataset | None] | None = None
+        # a read decodes whole chunks: one forecast must not touch more than the bound
+        touched = sum(
+            int(np.prod([max(c) for c in data[v].chunks])) * data[v].dtype.itemsize
+            for v in self.variables
+            if data[v].chunks
+        )
+        if touched > MAX_CHUNK_BYTES_PER_READ:
+            raise DataError(
+                f"a forecast read from it decodes {touched / 2**20:.0f} MB of chunks (more than "
+                f"{MAX_CHUNK_BYTES_PER_READ / 2**20:.0f} MB): prepare it again with smaller "
+                "chunks, e.g. forecast prepare --chunk-mb 16",
+                str(store),
+            )
 
     def _groups(self) -> tuple[xr.Dataset, xr.Dataset, xr.Dataset | None]:
         if self._opened is None or self._opened[0] != os.getpid():

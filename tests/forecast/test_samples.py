@@ -10,6 +10,7 @@ from forecast.samples import (
     StreamedEnsemble,
     seed_condition,
 )
+from pipelines.errors import DataError
 from pipelines.store import open_complete
 
 
@@ -96,3 +97,11 @@ def test_the_streamed_store_gives_the_samples_of_the_store_in_memory(reforecast)
     for index in (0, 7):
         for key in ("condition", "lead"):
             torch.testing.assert_close(a[(index, 2)][key], b[(index, 2)][key], rtol=0, atol=0)
+
+
+def test_a_store_whose_chunks_break_the_memory_bound_names_the_chunking(reforecast, monkeypatch):
+    import forecast.samples
+
+    monkeypatch.setattr(forecast.samples, "MAX_CHUNK_BYTES_PER_READ", 1000)
+    with pytest.raises(DataError, match=r"decodes \d+ MB of chunks .* --chunk-mb"):
+        StreamedEnsemble(reforecast)
