@@ -23,26 +23,12 @@ import xarray as xr
 from forecast.generate import generate
 from forecast.reference_ensembles import held_out
 from forecast.scoring import compare_scores, score_ensemble
-from forecast.scoring.spectra import spectral_ratio
+from forecast.scoring.spectra import DEGREE, spectral_ratio
 from pipelines.leads import hours_text
 from pipelines.store import open_complete
 
 SCORES = ("crps", "rmse", "brier_2sigma")
 VERDICT = {-1: "better", 0: "undecided", 1: "worse"}
-
-
-def degree_bands(degrees: int) -> dict[str, tuple[int, int]]:
-    """Total-wavenumber bands like spectra.BANDS: 1-3, 4-10, 11 to two thirds of the last."""
-    return {"planetary": (1, 3), "synoptic": (4, 10), "small": (11, 2 * (degrees - 1) // 3)}
-
-
-def ratio_by_degree(spectrum: xr.DataArray, reference: xr.DataArray) -> xr.DataArray:
-    bands = degree_bands(spectrum.sizes["degree"])
-    energy = lambda s, lo, hi: s.sel(degree=slice(lo, hi)).sum("degree")  # noqa: E731
-    return xr.concat(
-        [energy(spectrum, lo, hi) / energy(reference, lo, hi) for lo, hi in bands.values()],
-        dim=xr.DataArray(list(bands), dims="band", name="band"),
-    )
 
 
 def comparison_rows(scores: dict[str, xr.Dataset], variable: str) -> list[dict]:
@@ -132,8 +118,8 @@ def main() -> None:
     for name in (f"{args.seeds} seeds", "SEEDS-GEE"):
         table = scores[name].sel(variable=args.variable)
         zonal = spectral_ratio(table["zonal_spectrum"], physics_table["zonal_spectrum"])
-        spherical = ratio_by_degree(
-            table["spherical_spectrum"], physics_table["spherical_spectrum"]
+        spherical = spectral_ratio(
+            table["spherical_spectrum"], physics_table["spherical_spectrum"], dim=DEGREE
         )
         truth_zonal = spectral_ratio(table["zonal_spectrum"], table["truth_zonal_spectrum"])
         spectra[name] = {  # rows: lead times, columns: bands

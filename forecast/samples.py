@@ -88,10 +88,8 @@ class AnomalyEnsemble:
     def member_spread(self) -> np.ndarray:
         """(lead, var): rms of member minus ensemble mean over inits, members and grid,
         with the unbiased 1/(M - 1); at least 1e-3 (lead 0 can have no spread)."""
-        n_members = self.anomalies.shape[2]
         deviation = self.anomalies - self.anomalies.mean(axis=2, keepdims=True)
-        variance = (deviation**2).mean(axis=(0, 2, 4, 5)) * n_members / max(1, n_members - 1)
-        return np.maximum(np.sqrt(variance), 1e-3).astype(np.float32)
+        return _spread((deviation**2).mean(axis=(0, 2, 4, 5)), self.anomalies.shape[2])
 
 
 @dataclass(frozen=True)
@@ -125,12 +123,13 @@ class StreamedEnsemble:
 
     def __init__(self, store: str | Path, variables: list[str] | None = None) -> None:
         self.store = store
-        data, _, self.variables = _open(store, variables)
+        self.has_truth = Path(store, "truth").exists()
+        self._opened: tuple[int, xr.Dataset, xr.Dataset, xr.Dataset | None] | None = None
+        self.variables = variables  # None: all of them, sorted (resolved by the first open)
+        data, _, _ = self._groups()
         self.coords = {
             name: data[name].values for name in ("init_time", "lead_time", "member", "lat", "lon")
         }
-        self.has_truth = Path(store, "truth").exists()
-        self._opened: tuple[int, xr.Dataset, xr.Dataset, xr.Dataset | None] | None = None
         # a read decodes whole chunks: one forecast must not touch more than the bound
         touched = sum(
             int(np.prod([max(c) for c in data[v].chunks])) * data[v].dtype.itemsize
@@ -146,8 +145,9 @@ class StreamedEnsemble:
             )
 
     def _groups(self) -> tuple[xr.Dataset, xr.Dataset, xr.Dataset | None]:
+        """The store's members, climatology and truth, opened once per process."""
         if self._opened is None or self._opened[0] != os.getpid():
-            data, climatology, _ = _open(self.store, self.variables)
+            data, climatology, self.variables = _open(self.store, self.variables)
             truth = open_complete(self.store, "truth") if self.has_truth else None
             self._opened = (os.getpid(), data, climatology, truth)
         return self._opened[1:]
@@ -180,13 +180,11 @@ class StreamedEnsemble:
         return tuple(a[0].astype(np.float32) for a in (anomalies, mean, std))
 
     def truth_at(self, init: int, lead: int) -> np.ndarray:
-        data, climatology, truth = self._groups()
+        _, climatology, truth = self._groups()
         if truth is None:
             raise DataError("has no /truth group", str(self.store))
         part = truth.isel(init_time=[init], lead_time=[lead])
-        _, mean, std = _anomalies(
-            data.isel(init_time=[init], lead_time=[lead], member=[0]), climatology, self.variables
-        )
+        mean, std = _climatology_at_valid_time(part, climatology, self.variables)
         raw = _stack(part[self.variables], self.variables, ("init_time", "lead_time"))
         return ((raw - mean) / std)[0, 0].astype(np.float32)
 
@@ -202,8 +200,14 @@ class StreamedEnsemble:
             deviation = anomalies - anomalies.mean(axis=2, keepdims=True)
             total += (deviation.astype(np.float64) ** 2).sum(axis=(0, 2, 4, 5))
             count += anomalies.shape[2] * anomalies.shape[4] * anomalies.shape[5]
-        variance = total / count * n_members / max(1, n_members - 1)
-        return np.maximum(np.sqrt(variance), 1e-3).astype(np.float32)
+        return _spread(total / count, n_members)
+
+
+def _spread(mean_square_deviation: np.ndarray, n_members: int) -> np.ndarray:
+    """The member spread from the mean squared deviation from the ensemble mean: unbiased
+    (times M / (M - 1)), at least 1e-3."""
+    variance = mean_square_deviation * n_members / max(1, n_members - 1)
+    return np.maximum(np.sqrt(variance), 1e-3).astype(np.float32)
 
 
 def _open(
@@ -227,14 +231,22 @@ def _anomalies(
     """(members as anomalies (init, lead, member, var, lat, lon), climatological mean and std
     at valid time (init, lead, var, lat, lon)), the std at least 1e-6, in the store's
     precision."""
-    valid = data["init_time"] + data["lead_time"]
-    at = climatology_at(clim[names], valid)
+    mean, std = _climatology_at_valid_time(data, clim, names)
+    members = _stack(data[names], names, ("init_time", "lead_time", "member"))
+    return (members - mean[:, :, None]) / std[:, :, None], mean, std
+
+
+def _climatology_at_valid_time(
+    data: xr.Dataset, clim: xr.Dataset, names: list[str]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Climatological mean and std (init, lead, var, lat, lon) at the valid times of
+    ``data``'s (init, lead) coordinates (no data read), the std at least 1e-6."""
+    at = climatology_at(clim[names], data["init_time"] + data["lead_time"])
     mean = _stack(at.sel(statistic="mean", drop=True), names, ("init_time", "lead_time"))
     std = np.maximum(
         _stack(at.sel(statistic="std", drop=True), names, ("init_time", "lead_time")), 1e-6
     )
-    members = _stack(data[names], names, ("init_time", "lead_time", "member"))
-    return (members - mean[:, :, None]) / std[:, :, None], mean, std
+    return mean, std
 
 
 def _stack(ds: xr.Dataset, names: list[str], leading: tuple[str, ...]) -> np.ndarray:

@@ -173,8 +173,9 @@ def load_inputs(
     return forecast, truth, climatology, sample
 
 
-def write_scores(scores: xr.Dataset, out: Path) -> Path:
-    """Write scores to netCDF (or zarr for a ``.zarr`` path) via a temporary path, plus ``.json``."""
+def write_scores(scores: xr.Dataset, out: Path, rows: list[dict] | None = None) -> Path:
+    """Write scores to netCDF (or zarr for a ``.zarr`` path) via a temporary path, plus
+    ``.json`` with ``rows`` (default: :func:`~forecast.scoring.summary.table_rows`)."""
     from pipelines import DataError
 
     from ..scoring.summary import table_rows
@@ -198,7 +199,7 @@ def write_scores(scores: xr.Dataset, out: Path) -> Path:
         raise DataError(f"cannot write scores ({error.strerror or error})", str(out)) from None
     json_path = out.with_suffix(".json")
     json_path.write_text(
-        json.dumps({"attrs": _plain(scores.attrs), "rows": table_rows(scores)}, indent=1)
+        json.dumps({"attrs": _plain(scores.attrs), "rows": rows or table_rows(scores)}, indent=1)
     )
     return json_path
 
@@ -268,8 +269,9 @@ def score_file(
         compared = compare_scores(scores, other, seed=seed)
         scores = scores.merge(compared.rename({v: f"baseline_{v}" for v in compared.data_vars}))
         scores.attrs.update(baseline=str(baseline), baseline_cases=compared.attrs["cases"])
-    write_scores(scores, out)
-    return scores, format_table(table_rows(scores))
+    rows = table_rows(scores)
+    write_scores(scores, out, rows)
+    return scores, format_table(rows)
 
 
 def _compute(lazy: xr.Dataset, progress: bool) -> xr.Dataset:

@@ -57,34 +57,46 @@ def rank_histograms(scores: Mapping[str, xr.Dataset], variable: str, lead) -> Fi
     return figure
 
 
+def _per_event(
+    events: Sequence[str], variable: str, lead, height: float, xlabel: str, ylabel: str, draw
+) -> Figure:
+    """One panel per event, ``draw(axis, event)`` drawing its lines, shared labels."""
+    figure = Figure(figsize=(3.8 * len(events), height))
+    axes = figure.subplots(1, len(events), squeeze=False)
+    for axis, event in zip(axes[0], events, strict=True):
+        draw(axis, event)
+        axis.set_xlabel(xlabel)
+        axis.set_title(f"{variable} {event}, {days_text(lead)}", fontsize=9)
+    axes[0][0].set_ylabel(ylabel)
+    axes[0][0].legend(fontsize=7)
+    figure.tight_layout()
+    return figure
+
+
 def value_curves(
     scores: Mapping[str, xr.Dataset], variable: str, lead, events: Sequence[str]
 ) -> Figure:
     """Relative economic value against the cost/loss ratio per event, one line per ensemble
     (Richardson 2000): who, paying C to protect against a loss L, gains by acting on it."""
-    figure = Figure(figsize=(3.8 * len(events), 3.4))
-    axes = figure.subplots(1, len(events), squeeze=False)
-    for axis, event in zip(axes[0], events, strict=True):
+
+    def draw(axis, event: str) -> None:
         for name, table in scores.items():
             point = table["event_value"].sel(variable=variable, lead_time=lead, event=event)
             axis.plot(point["cost_loss"], point, label=name)
         axis.set_xscale("log")
         axis.set_ylim(0, 1)
-        axis.set_xlabel("cost / loss ratio")
-        axis.set_title(f"{variable} {event}, {days_text(lead)}", fontsize=9)
-    axes[0][0].set_ylabel("relative economic value")
-    axes[0][0].legend(fontsize=7)
-    figure.tight_layout()
-    return figure
+
+    return _per_event(
+        events, variable, lead, 3.4, "cost / loss ratio", "relative economic value", draw
+    )
 
 
 def reliability_diagrams(
     scores: Mapping[str, xr.Dataset], variable: str, lead, events: Sequence[str]
 ) -> Figure:
     """Observed frequency against forecast probability per event, one line per ensemble."""
-    figure = Figure(figsize=(3.8 * len(events), 3.6))
-    axes = figure.subplots(1, len(events), squeeze=False)
-    for axis, event in zip(axes[0], events, strict=True):
+
+    def draw(axis, event: str) -> None:
         axis.plot([0, 1], [0, 1], color="grey", linewidth=0.8, linestyle="--")
         for name, table in scores.items():
             point = table.sel(variable=variable, lead_time=lead, event=event)
@@ -98,12 +110,10 @@ def reliability_diagrams(
             )
         axis.set_xlim(0, 1)
         axis.set_ylim(0, 1)
-        axis.set_xlabel("forecast probability")
-        axis.set_title(f"{variable} {event}, {days_text(lead)}", fontsize=9)
-    axes[0][0].set_ylabel("observed frequency")
-    axes[0][0].legend(fontsize=7)
-    figure.tight_layout()
-    return figure
+
+    return _per_event(
+        events, variable, lead, 3.6, "forecast probability", "observed frequency", draw
+    )
 
 
 SPECTRA = {  # score-table variable of the members' spectrum -> its truth's, axis label

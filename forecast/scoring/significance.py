@@ -22,6 +22,8 @@ from collections.abc import Callable
 import numpy as np
 import xarray as xr
 
+from pipelines.errors import DataError
+
 
 def block_length(differences: np.ndarray) -> int:
     """The block length for a series (last axis; the largest over the others)."""
@@ -139,8 +141,6 @@ def compare_scores(
     :func:`.summary.score_ensemble`) on the init times, variables and lead times they share:
     :func:`paired_difference` per (score, variable, lead_time), stacked along ``score``
     (fair CRPS, RMSE, and the Brier score of each event the two share), with ``block``."""
-    from pipelines.errors import DataError
-
     ours, theirs = _per_case(scores), _per_case(baseline)
     names = [name for name in ours if name in theirs]
     if not names:

@@ -102,6 +102,13 @@ def latitude_quadrature(lat: np.ndarray) -> np.ndarray:
     return np.linalg.solve(vandermonde, moments)
 
 
+def spherical_degrees(field: xr.DataArray | xr.Dataset) -> int:
+    """The number of degrees (0, 1, ...) :func:`spherical_spectrum` gives on ``field``'s
+    grid: the latitudes' count, or the orders below the Nyquist one (which has no sine
+    part) if fewer."""
+    return min(field.sizes["lat"], (field.sizes["lon"] + 1) // 2)
+
+
 def spherical_spectrum(field: xr.DataArray, *, average: tuple[str, ...] = ()) -> xr.DataArray:
     """Spherical-harmonic power spectrum of a global ``field`` (..., lat, lon) by degree,
     also averaged over the dims ``average``; dims (..., degree), degrees 0 to
@@ -114,7 +121,7 @@ def spherical_spectrum(field: xr.DataArray, *, average: tuple[str, ...] = ()) ->
 
     lat = np.asarray(field["lat"], float)
     n_lon = field.sizes["lon"]
-    degrees = min(lat.size, (n_lon + 1) // 2)  # the Nyquist order has no sine part: left out
+    degrees = spherical_degrees(field)
     # legpoly: orthonormal (-1)^m P_lm at x = cos(colatitude) = sin(latitude), (m, l, lat)
     legendre = legpoly(degrees, degrees, np.sin(np.deg2rad(lat))) * latitude_quadrature(lat)
     doubled = np.where(np.arange(degrees) > 0, 2.0, 1.0)  # +-m of a real field
@@ -143,13 +150,15 @@ def spectral_ratio(
     spectrum: xr.DataArray,
     reference: xr.DataArray,
     bands: dict[str, tuple[int, int | None]] = BANDS,
+    dim: str = WAVENUMBER,
 ) -> xr.DataArray:
-    """Energy of the zonal ``spectrum`` over that of ``reference`` in wavenumber ``bands``
-    (inclusive ranges; None: see :data:`BANDS`): 1 = as energetic, below 1 = smoother, NaN
-    for a band the grid does not resolve; dims (..., band)."""
-    last = 2 * int(spectrum[WAVENUMBER].max()) // 3
+    """Energy of ``spectrum`` over that of ``reference`` in ``bands`` of ``dim`` (zonal
+    wavenumber, or :data:`DEGREE` for spherical spectra; inclusive ranges; None: two thirds
+    of the last, see :data:`BANDS`): 1 = as energetic, below 1 = smoother, NaN for a band
+    the grid does not resolve; dims (..., band)."""
+    last = 2 * int(spectrum[dim].max()) // 3
     bands = {name: (low, last if high is None else high) for name, (low, high) in bands.items()}
-    energy = lambda s, low, high: s.sel({WAVENUMBER: slice(low, high)}).sum(WAVENUMBER)  # noqa: E731
+    energy = lambda s, low, high: s.sel({dim: slice(low, high)}).sum(dim)  # noqa: E731
     # NaN for a band beyond the grid's wavenumbers (or with no reference energy)
     ratios = [
         energy(spectrum, low, high) / energy(reference, low, high).where(lambda e: e > 0)

@@ -134,8 +134,10 @@ def spectra_of(
             "spectral_ratio": spectra.spectral_ratio(members, observed),
         }
     )
-    degrees = min(forecast.sizes["lat"], (forecast.sizes["lon"] + 1) // 2)
-    if spectra.covers_sphere(forecast) and degrees <= SPHERICAL_MAX_DEGREES:
+    if (
+        spectra.covers_sphere(forecast)
+        and spectra.spherical_degrees(forecast) <= SPHERICAL_MAX_DEGREES
+    ):
         result["spherical_spectrum"] = spectra.spherical_spectrum(
             forecast, average=("member", "init_time")
         )
