@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import yaml
 
 from .errors import ConfigError
@@ -48,6 +49,7 @@ _KNOWN_KEYS = {
     "description",
     "grid",
     "storage_options",
+    "lag_window",
 }
 DEFAULT_CATALOG = Path(__file__).resolve().parent.parent / "data_catalog.yaml"
 
@@ -70,6 +72,7 @@ class Entry:
     options: dict[str, Any] = field(default_factory=dict)
     description: str = ""
     storage_options: dict[str, Any] = field(default_factory=dict)
+    lag_window: str | None = None
 
     @property
     def is_remote(self) -> bool:
@@ -197,7 +200,25 @@ def _parse_entry(name: str, spec: Any, base: Path, source: str) -> Entry:
         options=dict(spec.get("options") or {}),
         description=str(spec.get("description", "")),
         storage_options=check_storage_options(spec.get("storage_options"), where),
+        lag_window=_parse_lag_window(spec.get("lag_window"), role, where),
     )
+
+
+def _parse_lag_window(value: Any, role: str, where: str) -> str | None:
+    """A positive duration (``48h``, ``7D``) for a time-lagged ensemble forecast."""
+    if value is None:
+        return None
+    if role != "ensemble_forecast":
+        raise ConfigError("'lag_window' is for an ensemble_forecast entry", where)
+    try:
+        window = pd.to_timedelta(str(value))
+    except ValueError:
+        window = None
+    if window is None or pd.isna(window) or window <= pd.Timedelta(0):
+        raise ConfigError(
+            f"'lag_window' must be a positive duration such as 48h or 7D, got {value!r}", where
+        )
+    return str(value)
 
 
 def _parse_variables(value: Any, where: str) -> dict[str, str | None] | None:

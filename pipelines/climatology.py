@@ -97,16 +97,6 @@ def std_floor(stats: xr.Dataset) -> xr.Dataset:
     return (STD_FLOOR * stats.sel(statistic="std", drop=True)).astype(np.float32)
 
 
-def count_floored(clim: xr.Dataset, stats: xr.Dataset) -> xr.Dataset:
-    """Record in each variable's attributes (``FLOORED_ATTR``) how many of the (loaded)
-    climatology's day-points have their standard deviation raised to the floor."""
-    floor = std_floor(stats)
-    std = clim.sel(statistic="std", drop=True)
-    for name in clim.data_vars:
-        clim[name].attrs[FLOORED_ATTR] = int((std[name] <= floor[name]).sum())
-    return clim
-
-
 def stats_from_moments(moments: DayMoments) -> xr.Dataset:
     """Area-weighted mean and standard deviation of each variable over everything: dims (statistic,).
 
@@ -164,7 +154,7 @@ def _day_sums(
     data = (
         da.data
         if isinstance(da.data, dask_array.Array)
-        else dask_array.from_array(da.data, chunks=(-1,))
+        else dask_array.from_array(da.data, chunks=-1)
     )
     # Each time block yields a (3 x 366, lat, lon) array of sums: small time blocks (one
     # GRIB message per chunk) would multiply that output hundreds of times, so merge them
@@ -200,28 +190,40 @@ def _day_sums(
 
 
 def _day_sums_of_block(block: np.ndarray, doy: np.ndarray, shift: np.ndarray) -> np.ndarray:
-    """(3 x 366, ...) count, sum, sum of squares of ``block - shift`` by day of year.
+    """(3 x 366, ...) count, sum, sum of squares of ``block - shift`` by day of year."""
+    out = np.zeros((DAYS.size, MOMENTS.size, *block.shape[1:]), dtype=np.float64)
+    present, sums = day_sums_present(block, doy.reshape(-1), shift)
+    out[present - 1] = sums
+    return np.moveaxis(out, 0, 1).reshape((MOMENTS.size * DAYS.size, *block.shape[1:]))
+
+
+def day_sums_present(
+    block: np.ndarray, days: np.ndarray, shift: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The days of year present in ``days`` (one per leading row of ``block``), ascending,
+    and the count, sum and sum of squares of ``block - shift`` on each: (day, moment, ...).
 
     O(n) with a sorted segment sum; missing values count as nothing.
     """
-    days = doy.reshape(-1)
-    out = np.zeros((MOMENTS.size, DAYS.size, *block.shape[1:]), dtype=np.float64)
-    if days.size:
-        values = block.astype(np.float64) - shift
-        if np.any(days[1:] < days[:-1]):  # times in order (the usual case) need no sort
-            order = np.argsort(days, kind="stable")
-            days, values = days[order], values[order]
-        starts = np.flatnonzero(np.r_[True, days[1:] != days[:-1]])
-        index = days[starts] - 1
-        valid = ~np.isnan(values)
-        if valid.all():
-            out[0, index] = np.diff(np.r_[starts, days.size])[:, None, None]
-        else:
-            np.copyto(values, 0.0, where=~valid)
-            out[0, index] = np.add.reduceat(valid.astype(np.float64), starts, axis=0)
-        out[1, index] = np.add.reduceat(values, starts, axis=0)
-        out[2, index] = np.add.reduceat(values * values, starts, axis=0)
-    return out.reshape((MOMENTS.size * DAYS.size, *block.shape[1:]))
+    if not days.size:
+        return np.zeros(0, dtype=int), np.zeros((0, MOMENTS.size, *block.shape[1:]))
+    values = block.astype(np.float64)
+    values -= shift
+    if np.any(days[1:] < days[:-1]):  # times in order (the usual case) need no sort
+        order = np.argsort(days, kind="stable")
+        days, values = days[order], values[order]
+    starts = np.flatnonzero(np.r_[True, days[1:] != days[:-1]])
+    out = np.empty((starts.size, MOMENTS.size, *block.shape[1:]), dtype=np.float64)
+    valid = ~np.isnan(values)
+    if valid.all():
+        out[:, 0] = np.diff(np.r_[starts, days.size]).reshape((-1,) + (1,) * (block.ndim - 1))
+    else:
+        np.copyto(values, 0.0, where=~valid)
+        out[:, 0] = np.add.reduceat(valid.astype(np.float64), starts, axis=0)
+    out[:, 1] = np.add.reduceat(values, starts, axis=0)
+    np.multiply(values, values, out=values)
+    out[:, 2] = np.add.reduceat(values, starts, axis=0)
+    return days[starts], out
 
 
 def _window_sums(da: xr.DataArray, half_window: int) -> np.ndarray | dask_array.Array:

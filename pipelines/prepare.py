@@ -11,12 +11,15 @@ Store layout (zarr v3, one store per entry)::
 
 The climatology and the statistics are computed in one pass over the reanalysis after the
 data are written: for a reanalysis entry from the store itself, so a slow source (GRIB) is
-decoded once.
+decoded once. The pass streams over time, one variable at a time
+(:mod:`pipelines.climatology_stream`): memory is bounded by fields, not by the globe x 366
+days.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 
@@ -26,12 +29,13 @@ import xarray as xr
 
 from .align import truth_on_forecast_grid
 from .catalog import Catalog, Entry
-from .climatology import FLOORED_ATTR, STD_FLOOR, count_floored, statistics_groups
+from .climatology import FLOORED_ATTR, STD_FLOOR
+from .climatology_stream import write_statistics_groups
 from .errors import ConfigError, DataError
 from .grid import regular_grid
 from .readers import open_entry
 from .regrid import regrid_conservative
-from .store import Derived, fingerprint, load_together, write_store
+from .store import fingerprint, load_together, write_store
 
 log = logging.getLogger(__name__)
 STORE_VERSION = 1
@@ -46,15 +50,15 @@ def _on_grid(ds: xr.Dataset, resolution: float | None) -> xr.Dataset:
 
 def build(
     entry: Entry, catalog: Catalog, resolution: float | None = None, progress: bool = True
-) -> tuple[dict[str, xr.Dataset], Derived]:
-    """The lazy groups of the prepared store for ``entry``, and the function that makes the
-    climatology and statistics groups from the stored data (see the module docstring)."""
+) -> tuple[dict[str, xr.Dataset], Callable[[xr.Dataset], xr.Dataset]]:
+    """The lazy groups of the prepared store for ``entry``, and the function that picks,
+    from the stored root group, the reanalysis whose climatology and statistics the store
+    holds (see the module docstring)."""
     resolution = resolution if resolution is not None else entry.grid
     data = _on_grid(open_entry(entry, progress), resolution)
     variables = list(data.data_vars)
-    options = entry.options.get("climatology", {})
     if entry.role == "reanalysis":
-        return {"": data}, lambda stored: statistics_groups(stored[variables], **options)
+        return {"": data}, lambda stored: stored[variables]
     if entry.truth is None:
         raise ConfigError(
             "an ensemble forecast needs 'truth: <reanalysis entry>' in the catalog to be prepared "
@@ -78,7 +82,7 @@ def build(
         notice=print if progress and resolution is None else None,
     )
     groups = {"": data, "truth": truth}
-    return groups, lambda stored: statistics_groups(reanalysis, **options)
+    return groups, lambda stored: reanalysis
 
 
 def _value_text(value: np.generic) -> str:
@@ -129,7 +133,7 @@ def prepare_entry(
     entry's ``grid``, else none). ``chunk_mb``: target chunk size (default 4 MB; see :func:`pipelines.store.choose_chunks`).
     """
     entry = catalog[name]
-    groups, derive = build(entry, catalog, resolution, progress)
+    groups, climate_of = build(entry, catalog, resolution, progress)
     outer = "time" if entry.role == "reanalysis" else "init_time"
     chunk_bytes = None if chunk_mb is None else int(chunk_mb * 2**20)
     if chunk_bytes is not None and chunk_bytes <= 0:
@@ -149,11 +153,28 @@ def prepare_entry(
             ds.attrs.setdefault("source", entry.path if group == "" else truth_source)
         return groups
 
-    def derive_and_count(stored: xr.Dataset) -> dict[str, xr.Dataset]:
-        # loaded here (the store would load them next) to count the floored points as well
-        made = load_together(label(derive(stored)), "groups climatology, stats")
-        count_floored(made["climatology"], made["stats"])
-        return made
+    options = entry.options.get("climatology", {})
+    half_window = options.get("half_window", 15) if isinstance(options, dict) else None
+    if set(options) - {"half_window"} or not isinstance(half_window, int) or half_window < 0:
+        raise ConfigError(
+            "options: climatology takes {half_window: N}, N a whole number of days, 0 or "
+            f"more; got {options}",
+            name,
+        )
+
+    def load(da: xr.DataArray, where: str) -> np.ndarray:
+        block = da.to_dataset().assign_attrs(source=truth_source)
+        return load_together({"": block}, f"{where} (climatology)")[""][da.name].values
+
+    def statistics(stored: xr.Dataset, partial: Path) -> None:
+        write_statistics_groups(
+            climate_of(stored),
+            partial,
+            load,
+            half_window=half_window,
+            attrs={"entry": name, "role": entry.role, "source": truth_source},
+            progress=progress,
+        )
 
     store = write_store(
         path,
@@ -165,7 +186,7 @@ def prepare_entry(
         description=name,
         check=refuse_empty_fields,
         chunk_bytes=chunk_bytes,
-        derived=derive_and_count,
+        derived=statistics,
     )
     if progress:  # from the attributes: no data read again
         clim = xr.open_zarr(store, group="climatology", consolidated=False)

@@ -25,6 +25,7 @@ import xarray as xr
 from . import lexicon, remote
 from .catalog import Entry, expand_path
 from .errors import DataError, describe
+from .lagged import LAG_ATTR, group_lagged
 from .store import DEFAULT_CHUNK_BYTES
 
 log = logging.getLogger(__name__)
@@ -267,14 +268,19 @@ def standardise(ds: xr.Dataset, entry: Entry) -> xr.Dataset:
     source = entry.path
     ds = ds.rename({name: new for name, new in _DIM_ALIASES.items() if name in ds.variables})
     ds = _time_axes(ds, entry.role, source)
-    ds = _select(ds, entry, source)
+    ds = _select(ds, entry, source, times=entry.lag_window is None)
     ds = _split_levels_and_rename(ds, entry, source)
     ds = _normalise_grid(ds, source)
     if entry.role == "ensemble_forecast" and "member" not in ds.dims:
         ds = ds.expand_dims(member=[0])
     order = ("time", "init_time", "lead_time", "member", "lat", "lon")
     ds = ds.transpose(*[d for d in order if d in ds.dims])
-    ds.attrs = {"source": source, "entry": entry.name, "role": entry.role}
+    attrs = {"source": source, "entry": entry.name, "role": entry.role}
+    if entry.lag_window is not None:  # the catalog's times are those of the lagged ensemble
+        ds = group_lagged(validate(ds, entry.role, source), pd.Timedelta(entry.lag_window), source)
+        ds = _select(ds, entry, source, levels=False, members=False)
+        attrs[LAG_ATTR] = entry.lag_window
+    ds.attrs = attrs
     return validate(ds, entry.role, source)
 
 
@@ -307,17 +313,26 @@ def _time_axes(ds: xr.Dataset, role: str, source: str) -> xr.Dataset:
     return ds
 
 
-def _select(ds: xr.Dataset, entry: Entry, source: str) -> xr.Dataset:
+def _select(
+    ds: xr.Dataset,
+    entry: Entry,
+    source: str,
+    *,
+    levels: bool = True,
+    members: bool = True,
+    times: bool = True,
+) -> xr.Dataset:
+    """The catalog's selections of levels, members, and lead and init times (each if asked)."""
     try:
-        if entry.levels is not None:
+        if levels and entry.levels is not None:
             if "level" not in ds.dims:
                 raise DataError("'levels' is set but the data have no level dimension", source)
             ds = ds.sel(level=list(entry.levels))
-        if entry.members is not None:
+        if members and entry.members is not None:
             ds = ds.sel(member=list(entry.members))
-        if entry.lead_times is not None:
+        if times and entry.lead_times is not None:
             ds = ds.sel(lead_time=pd.to_timedelta(list(entry.lead_times)).values)
-        if entry.time is not None:
+        if times and entry.time is not None:
             axis = "time" if "time" in ds.dims else "init_time"
             ds = ds.sel({axis: slice(entry.time.get("start"), entry.time.get("end"))})
     except KeyError as error:

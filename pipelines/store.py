@@ -42,8 +42,8 @@ except ImportError:  # pragma: no cover
 COMPLETE_ATTR = "forecast_store_complete"
 FINGERPRINT_ATTR = "forecast_store_fingerprint"
 DEFAULT_CHUNK_BYTES = 4 * 2**20
-# More groups made from the stored root group once its blocks are written (see write_store).
-Derived = Callable[[xr.Dataset], dict[str, xr.Dataset]]
+# Writes more groups from the stored root group once its blocks are written (see write_store).
+Derived = Callable[[xr.Dataset, Path], None]
 
 
 def fingerprint(*parts: Any) -> str:
@@ -230,9 +230,10 @@ def write_store(
         Several processes sharing the work (see :class:`Team`); the blocks still to do
         are dealt out in turn, so the store is the same whatever the number of processes.
     derived
-        Called once every block is written, with the root group as stored (lazy); returns
-        more groups (without the ``outer`` dimension), written whole. Statistics of the
-        data read back from the store this way cost no second pass over a slow source.
+        Called once every block is written, with the root group as stored (lazy) and the
+        partial store's path, into which it writes more groups (without the ``outer``
+        dimension; it replaces any it finds, which a killed write left). Statistics of
+        the data read back from the store this way cost no second pass over a slow source.
     """
     path = Path(path)
     partial, progress_file = _partial(path), progress_record(path)
@@ -284,7 +285,7 @@ def write_store(
                 )
         team.barrier()
         if lead and derived is not None and not record.get("derived"):
-            _write_derived(derived, partial, outer, progress_file, record)
+            _write_derived(derived, partial, progress_file, record)
         team.barrier()
         if lead:
             root = zarr.open_group(str(partial), mode="r+")
@@ -390,22 +391,10 @@ def _write_template(
 
 
 def _write_derived(
-    derived: Derived,
-    partial: Path,
-    outer: str,
-    progress_file: Path,
-    record: dict[str, Any],
+    derived: Derived, partial: Path, progress_file: Path, record: dict[str, Any]
 ) -> None:
-    """Write the groups ``derived`` makes from the stored root group, then record them."""
-    made = derived(xr.open_zarr(partial, consolidated=False))
-    if any(not name or outer in ds.dims for name, ds in made.items()):
-        raise ValueError(f"derived groups must be named and lack {outer!r}: {sorted(made)}")
-    for name, ds in load_together(made, f"groups {', '.join(made)}").items():
-        # A write killed half-way leaves some arrays: start afresh.
-        shutil.rmtree(partial / name, ignore_errors=True)
-        project_encoding(ds).to_zarr(
-            partial, group=name, mode="a", consolidated=False, zarr_format=3
-        )
+    """Let ``derived`` write its groups from the stored root group, then record them."""
+    derived(xr.open_zarr(partial, consolidated=False), partial)
     record["derived"] = True
     write_json_atomic(progress_file, record)
 

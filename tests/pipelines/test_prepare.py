@@ -76,14 +76,14 @@ def test_building_the_pipeline_computes_nothing(sources):
     catalog = load_catalog(sources / "catalog.yaml")
     with dask.config.set(scheduler=raising_scheduler):
         for name in ("rean", "ens"):
-            groups, derive = build(catalog[name], catalog, resolution=20.0)
-            groups.update(derive(groups[""]))
+            groups, climate_of = build(catalog[name], catalog, resolution=20.0)
+            groups["reanalysis"] = climate_of(groups[""])
             assert all(v.chunks is not None for g in groups.values() for v in g.data_vars.values())
     with (
         dask.config.set(scheduler=raising_scheduler),
         pytest.raises(AssertionError, match="computed"),
     ):
-        groups["climatology"].compute()
+        groups["reanalysis"].compute()
 
 
 def test_interrupted_prepare_resumes_without_redoing_blocks_and_matches(sources, monkeypatch):
