@@ -52,16 +52,21 @@ def build_store(out: Path, inits: int) -> Path:
 
 
 def timed_training(store: Path, out: Path, reading: str, workers: int, steps: int) -> dict:
-    """Seconds, /usr/bin/time's maximum resident set (the largest single process), and the
-    peak of the whole process tree's resident memory (training process plus workers,
-    sampled every 0.2 s)."""
+    """:func:`timed` `forecast train` (quick architecture, batch 4)."""
+    return timed([
+        "train", "--data", str(store), "--out", str(out), "--budget", "quick",
+        "--batch-size", "4", "--steps", str(steps), "--read", reading,
+        "--workers", str(workers), "-q",
+    ])  # fmt: skip
+
+
+def timed(arguments: list[str]) -> dict:
+    """Run ``forecast ARGUMENTS`` in its own process: seconds, /usr/bin/time's maximum
+    resident set (the largest single process), and the peak of the whole process tree's
+    resident memory (the process plus any DataLoader workers, sampled every 0.2 s)."""
     import psutil
 
-    command = [
-        "/usr/bin/time", "-v", sys.executable, "-m", "forecast.cli", "train",
-        "--data", str(store), "--out", str(out), "--budget", "quick", "--batch-size", "4",
-        "--steps", str(steps), "--read", reading, "--workers", str(workers), "-q",
-    ]  # fmt: skip
+    command = ["/usr/bin/time", "-v", sys.executable, "-m", "forecast.cli", *arguments]
     start = time.perf_counter()
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     tree_peak = 0
@@ -81,7 +86,7 @@ def timed_training(store: Path, out: Path, reading: str, workers: int, steps: in
     return {"seconds": seconds, "max_rss_mb": rss / 1024, "tree_peak_mb": tree_peak / 2**20}
 
 
-def loader_speed(store: Path, batches: int) -> dict:
+def loader_speed(store: Path, batches: int, batch_size: int = 4) -> dict:
     import torch
     import xarray as xr
 
@@ -92,7 +97,7 @@ def loader_speed(store: Path, batches: int) -> dict:
     order = np.random.default_rng(0).permutation(len(samples))
     loader = torch.utils.data.DataLoader(
         samples,
-        batch_sampler=BatchPlan(order, 0, batches, 4, 0, 4),
+        batch_sampler=BatchPlan(order, 0, batches, batch_size, 0, batch_size),
         num_workers=2,
         prefetch_factor=2,
         multiprocessing_context="spawn",
@@ -108,13 +113,13 @@ def loader_speed(store: Path, batches: int) -> dict:
     # a plain zarr read of the same forecasts (all members of one init and lead)
     data = xr.open_zarr(store, consolidated=False)
     start = time.perf_counter()
-    pairs = [samples.pairs[int(i)] for i in order[: 4 * 8]]
+    pairs = [samples.pairs[int(i)] for i in order[: batch_size * 8]]
     for i, j in pairs:
         data[ensemble.variables].isel(init_time=i, lead_time=j).load()
     plain = (time.perf_counter() - start) / len(pairs)
     return {
-        "loader_s_per_batch_of_4": per_batch,
-        "loader_mb_per_s": 4 * forecast_bytes / per_batch / 2**20,
+        "loader_s_per_batch": per_batch,
+        "loader_mb_per_s": batch_size * forecast_bytes / per_batch / 2**20,
         "plain_zarr_mb_per_s": forecast_bytes / plain / 2**20,
     }
 
@@ -142,7 +147,7 @@ def main() -> None:
         )
     speed = loader_speed(store, 12)
     print(
-        f"loader (2 workers): {speed['loader_s_per_batch_of_4']:.2f} s per batch of 4 = "
+        f"loader (2 workers): {speed['loader_s_per_batch']:.2f} s per batch of 4 = "
         f"{speed['loader_mb_per_s']:.0f} MB/s of members; plain zarr read of the same "
         f"forecasts {speed['plain_zarr_mb_per_s']:.0f} MB/s (one process)"
     )

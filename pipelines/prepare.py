@@ -85,6 +85,19 @@ def build(
     return groups, lambda stored: reanalysis
 
 
+def _half_window(entry: Entry) -> int:
+    """The climatology's half window in days (``options: climatology: {half_window: N}``)."""
+    options = entry.options.get("climatology", {})
+    half_window = options.get("half_window", 15) if isinstance(options, dict) else None
+    if not isinstance(half_window, int) or half_window < 0 or set(options) - {"half_window"}:
+        raise ConfigError(
+            "options: climatology takes {half_window: N}, N a whole number of days, 0 or "
+            f"more; got {options}",
+            entry.name,
+        )
+    return half_window
+
+
 def _value_text(value: np.generic) -> str:
     """A coordinate value as a user reads it: 2020-01-02T06:00, 29 days 06:00:00, 21."""
     if np.issubdtype(np.asarray(value).dtype, np.timedelta64):
@@ -133,6 +146,7 @@ def prepare_entry(
     entry's ``grid``, else none). ``chunk_mb``: target chunk size (default 4 MB; see :func:`pipelines.store.choose_chunks`).
     """
     entry = catalog[name]
+    half_window = _half_window(entry)
     groups, climate_of = build(entry, catalog, resolution, progress)
     outer = "time" if entry.role == "reanalysis" else "init_time"
     chunk_bytes = None if chunk_mb is None else int(chunk_mb * 2**20)
@@ -152,15 +166,6 @@ def prepare_entry(
             # where the values come from, for error messages: the truth's groups from the truth
             ds.attrs.setdefault("source", entry.path if group == "" else truth_source)
         return groups
-
-    options = entry.options.get("climatology", {})
-    half_window = options.get("half_window", 15) if isinstance(options, dict) else None
-    if set(options) - {"half_window"} or not isinstance(half_window, int) or half_window < 0:
-        raise ConfigError(
-            "options: climatology takes {half_window: N}, N a whole number of days, 0 or "
-            f"more; got {options}",
-            name,
-        )
 
     def load(da: xr.DataArray, where: str) -> np.ndarray:
         block = da.to_dataset().assign_attrs(source=truth_source)

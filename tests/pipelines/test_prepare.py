@@ -217,3 +217,19 @@ def test_quiet_prepare_builds_the_world_without_progress_bars(tiny_catalog, tmp_
     args = ["prepare", "world-truth", "--catalog", str(tiny_catalog), "--out", str(tmp_path)]
     assert main([*args, "-q", "--scheduler", "threads"]) == 0
     assert asked == [False]
+
+
+@pytest.mark.parametrize("options", ["{half_window: -1}", "{window: 3}", "7"])
+def test_bad_climatology_options_are_refused_before_anything_is_read(sources, options):
+    from pipelines import ConfigError
+
+    text = (sources / "catalog.yaml").read_text()
+    text = text.replace(
+        "  format: netcdf\n", f"  format: netcdf\n  options: {{climatology: {options}}}\n"
+    )
+    (sources / "catalog.yaml").write_text(text)
+    with pytest.raises(ConfigError, match="climatology takes"):
+        prepare_entry(
+            "rean", load_catalog(sources / "catalog.yaml"), sources / "out", progress=False
+        )
+    assert not (sources / "out").exists()
