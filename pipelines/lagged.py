@@ -26,6 +26,21 @@ from .errors import DataError
 LAG_ATTR = "lag_window"
 
 
+def cube_of_starts(ds: xr.Dataset, source: str) -> xr.Dataset:
+    """Members that each carry their own start date (files of one start each, combined:
+    ``init_time`` a coordinate along ``member``) as the mostly empty (init_time, member)
+    cube that :func:`group_lagged` takes; absent cells are missing values (lazy)."""
+    starts = ds["init_time"]
+    if starts.dims != ("member",):
+        raise DataError(
+            f"its init times vary along {list(starts.dims)}; a lagged ensemble needs them "
+            "along the members only",
+            source,
+        )
+    cube = ds.drop_vars("init_time").expand_dims(init_time=np.unique(starts.values))
+    return cube.where(starts.drop_vars("init_time", errors="ignore") == cube["init_time"])
+
+
 def started_cells(ds: xr.Dataset) -> np.ndarray:
     """(init_time, member) booleans: the cells with a value at their first step (one field
     of the first variable read per cell)."""

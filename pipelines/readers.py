@@ -25,7 +25,7 @@ import xarray as xr
 from . import lexicon, remote
 from .catalog import Entry, expand_path
 from .errors import DataError, describe
-from .lagged import LAG_ATTR, group_lagged
+from .lagged import LAG_ATTR, cube_of_starts, group_lagged
 from .store import DEFAULT_CHUNK_BYTES
 
 log = logging.getLogger(__name__)
@@ -267,7 +267,7 @@ def standardise(ds: xr.Dataset, entry: Entry) -> xr.Dataset:
     """Rename, select, split levels, convert units and sort; then validate."""
     source = entry.path
     ds = ds.rename({name: new for name, new in _DIM_ALIASES.items() if name in ds.variables})
-    ds = _time_axes(ds, entry.role, source)
+    ds = _time_axes(ds, entry.role, source, lagged=entry.lag_window is not None)
     ds = _select(ds, entry, source, times=entry.lag_window is None)
     ds = _split_levels_and_rename(ds, entry, source)
     ds = _normalise_grid(ds, source)
@@ -284,19 +284,21 @@ def standardise(ds: xr.Dataset, entry: Entry) -> xr.Dataset:
     return validate(ds, entry.role, source)
 
 
-def _time_axes(ds: xr.Dataset, role: str, source: str) -> xr.Dataset:
+def _time_axes(ds: xr.Dataset, role: str, source: str, lagged: bool = False) -> xr.Dataset:
     drop = [c for c in ("valid_time", "surface", "heightAboveGround", "meanSea") if c in ds.coords]
     ds = ds.drop_vars(drop)
     if role == "ensemble_forecast":
         if "time" in ds.coords and "init_time" not in ds.coords:
             ds = ds.rename(time="init_time")
         if "init_time" in ds.coords and ds["init_time"].dims not in ((), ("init_time",)):
+            if lagged:  # one start per member: the (init_time, member) cube
+                return _time_axes(cube_of_starts(ds, source), role, source)
             starts = ds["init_time"].to_series().drop_duplicates().sort_values()
             raise DataError(
                 "its members start at different times (a time-lagged ensemble: init times "
                 f"{', '.join(np.datetime_as_string(starts.values, unit='m'))} vary along "
-                f"{list(ds['init_time'].dims)}); make one catalog entry per init time, or "
-                "give files in which every member has every init time",
+                f"{list(ds['init_time'].dims)}); give the entry a lag_window (e.g. 12h) to "
+                "group them by valid time, or make one catalog entry per init time",
                 source,
             )
         for name in ("init_time", "lead_time"):

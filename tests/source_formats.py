@@ -15,6 +15,7 @@ from typing import Any
 
 import numcodecs
 import numpy as np
+import pandas as pd
 import xarray as xr
 import zarr
 
@@ -210,3 +211,28 @@ def write_grib(ds: xr.Dataset, path: Path) -> None:
                     eccodes.codes_set_values(handle, values.ravel())
                     eccodes.codes_write(handle, out)
                     eccodes.codes_release(handle)
+
+
+def grib_ensemble(path: Path, init: pd.Timestamp, members: list[int], steps_h: list[int]) -> None:
+    """An ensemble forecast as ECMWF writes it: GRIB2 template 4.1 (member number), steps in h."""
+    import eccodes
+
+    rng = np.random.default_rng(init.hour + members[0])
+    with open(path, "wb") as out:
+        for member in members:
+            for step in steps_h:
+                handle = eccodes.codes_grib_new_from_samples("regular_ll_pl_grib2")
+                keys = {
+                    **regular_grid_keys(np.linspace(90, -90, 10), np.arange(0, 360, 20.0)),
+                    "dataDate": int(init.strftime("%Y%m%d")),
+                    "dataTime": int(init.strftime("%H%M")), "typeOfLevel": "isobaricInhPa",
+                    "level": 500, "shortName": "t", "productDefinitionTemplateNumber": 1,
+                    "perturbationNumber": member, "numberOfForecastsInEnsemble": 4,
+                    "typeOfEnsembleForecast": 3, "indicatorOfUnitOfTimeRange": 1,
+                    "forecastTime": step,
+                }  # fmt: skip
+                for key, value in keys.items():
+                    eccodes.codes_set(handle, key, value)
+                eccodes.codes_set_values(handle, rng.standard_normal(180) + 260.0)
+                eccodes.codes_write(handle, out)
+                eccodes.codes_release(handle)

@@ -135,3 +135,38 @@ def test_a_bad_lag_window_is_a_catalog_error(tmp_path, entry, message):
     catalog = load_catalog(tmp_path / "catalog.yaml")
     with pytest.raises(ConfigError, match=message):
         catalog["x"]
+
+
+def test_files_of_one_start_each_are_grouped_too(tmp_path):
+    """Two GRIB files, members 0-1 started at 00 UTC and 2-3 at 06 UTC (combined, the init
+    time varies along the members): a 6-hour window gives the 06 UTC ensemble of four,
+    lead times 0 and 6 h (the 00 UTC members reach 12 h)."""
+    from source_formats import grib_ensemble
+
+    starts = pd.to_datetime(["2020-01-01T00", "2020-01-01T06"])
+    grib_ensemble(tmp_path / "lag_00.grib", starts[0], [0, 1], [0, 6, 12])
+    grib_ensemble(tmp_path / "lag_06.grib", starts[1], [2, 3], [0, 6, 12])
+    (tmp_path / "catalog.yaml").write_text(
+        "lag: {role: ensemble_forecast, format: grib, path: 'lag_*.grib', lag_window: 6h}\n"
+    )
+    ds = open_entry(load_catalog(tmp_path / "catalog.yaml")["lag"]).load()
+    assert list(ds["init_time"].values) == [starts[1].to_datetime64()]
+    assert list(pd.TimedeltaIndex(ds["lead_time"].values).seconds // 3600) == [0, 6]
+    single = {
+        hour: open_entry(load_catalog_for(tmp_path, f"lag_{hour:02d}.grib")).load()
+        for hour in (0, 6)
+    }
+    for m, (hour, number, lag_h) in enumerate([(6, 2, 0), (6, 3, 0), (0, 0, 6), (0, 1, 6)]):
+        for j, lead_h in enumerate((0, 6)):
+            want = single[hour]["t500"].sel(
+                member=number, lead_time=pd.Timedelta(hours=lead_h + lag_h)
+            )
+            got = ds["t500"].isel(init_time=0, member=m, lead_time=j)
+            np.testing.assert_array_equal(got.values, want.squeeze().values)
+
+
+def load_catalog_for(folder, file: str):
+    (folder / "one.yaml").write_text(
+        f"one: {{role: ensemble_forecast, format: grib, path: '{file}'}}\n"
+    )
+    return load_catalog(folder / "one.yaml")["one"]
