@@ -86,10 +86,12 @@ class AnomalyEnsemble:
         return self.truth[init, lead]
 
     def member_spread(self) -> np.ndarray:
-        """(lead, var): rms of member minus ensemble mean over inits, members and grid,
-        with the unbiased 1/(M - 1); at least 1e-3 (lead 0 can have no spread)."""
-        deviation = self.anomalies - self.anomalies.mean(axis=2, keepdims=True)
-        return _spread((deviation**2).mean(axis=(0, 2, 4, 5)), self.anomalies.shape[2])
+        """(lead, var): rms of member minus ensemble mean over inits (:func:`spread_inits`),
+        members and grid, with the unbiased 1/(M - 1); at least 1e-3 (lead 0 can have no
+        spread)."""
+        anomalies = self.anomalies[spread_inits(self.shape[0])]
+        deviation = anomalies - anomalies.mean(axis=2, keepdims=True)
+        return _spread((deviation**2).mean(axis=(0, 2, 4, 5)), anomalies.shape[2])
 
 
 @dataclass(frozen=True)
@@ -189,18 +191,30 @@ class StreamedEnsemble:
         return ((raw - mean) / std)[0, 0].astype(np.float32)
 
     def member_spread(self) -> np.ndarray:
-        """:meth:`AnomalyEnsemble.member_spread` in one pass over the init times (float64
+        """:meth:`AnomalyEnsemble.member_spread` in one pass over its init times (float64
         sums), memory one init time's forecasts."""
         n_init, n_lead, n_members = self.shape
         total = np.zeros((n_lead, len(self.variables)))
         count = 0
         data, climatology, _ = self._groups()
-        for init in range(n_init):
+        for init in spread_inits(n_init):
             anomalies, _, _ = _anomalies(data.isel(init_time=[init]), climatology, self.variables)
             deviation = anomalies - anomalies.mean(axis=2, keepdims=True)
             total += (deviation.astype(np.float64) ** 2).sum(axis=(0, 2, 4, 5))
             count += anomalies.shape[2] * anomalies.shape[4] * anomalies.shape[5]
         return _spread(total / count, n_members)
+
+
+# the member spread is estimated from at most this many init times, evenly spaced: a
+# statistic per (lead, variable) over millions of values, which a pass over a terabyte
+# store would only delay the first step to refine
+SPREAD_INITS = 64
+
+
+def spread_inits(n_init: int) -> np.ndarray:
+    """The init times (indices) the member spread is estimated from: all up to
+    ``SPREAD_INITS``, else that many evenly spaced over the record (every season)."""
+    return np.unique(np.linspace(0, n_init - 1, min(n_init, SPREAD_INITS)).round().astype(int))
 
 
 def _spread(mean_square_deviation: np.ndarray, n_members: int) -> np.ndarray:

@@ -71,6 +71,24 @@ def test_member_spread_and_its_interpolation_in_lead_time(reforecast):
     np.testing.assert_allclose(scale.at(np.array([99.0]))[0], spread[-1], rtol=1e-6)
 
 
+def test_a_long_record_estimates_the_spread_from_evenly_spaced_init_times(reforecast, monkeypatch):
+    """With the cap below the record, both readers use the same evenly spaced init times
+    (first and last among them), and the spread is their brute-force one."""
+    import forecast.samples
+
+    whole = AnomalyEnsemble.load(reforecast)
+    n_init = whole.shape[0]
+    monkeypatch.setattr(forecast.samples, "SPREAD_INITS", 3)
+    chosen = forecast.samples.spread_inits(n_init)
+    assert len(chosen) == 3 and chosen[0] == 0 and chosen[-1] == n_init - 1
+    j, v = 2, whole.variables.index("z500")
+    members = whole.anomalies[chosen, j, :, v].astype(np.float64)
+    brute = np.sqrt(members.var(axis=1, ddof=1).mean())
+    assert whole.member_spread()[j, v] == pytest.approx(brute, rel=1e-4)
+    streamed = StreamedEnsemble(reforecast, whole.variables)
+    np.testing.assert_allclose(streamed.member_spread(), whole.member_spread(), rtol=1e-6)
+
+
 def test_the_seeds_read_for_generation_are_what_the_whole_store_holds(reforecast):
     """Generation's reading (one init time, K members, chosen leads) against the store
     loaded whole, to the bit."""
