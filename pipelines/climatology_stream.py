@@ -227,7 +227,7 @@ def _write_windowed(
     whole_mean, whole_variance = _mean_and_variance(totals)
     window = sum(np.asarray(sums[k % n]) for k in range(-half_window, half_window + 1))
     floored = 0
-    for day in tqdm(range(n), desc=f"climatology {name}", unit="day", disable=not progress):
+    for day in tqdm(range(n), desc=f"climatology {name} by day", unit="day", disable=not progress):
         mean, variance = _mean_and_variance(window)
         has_data = window[0] >= MIN_WINDOW_SAMPLES
         mean = shift + np.where(has_data, mean, whole_mean)
