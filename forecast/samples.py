@@ -167,7 +167,7 @@ class StreamedEnsemble:
 
     def members(self, init: int, lead: int) -> np.ndarray:
         data, climatology, _ = self._groups()
-        part = data.isel(init_time=[init], lead_time=[lead])
+        part = data[self.variables].isel(init_time=[init], lead_time=[lead]).load()
         anomalies, _, _ = _anomalies(part, climatology, self.variables)
         return anomalies[0, 0].astype(np.float32)
 
@@ -177,7 +177,11 @@ class StreamedEnsemble:
         """(anomalies (lead, K, var, lat, lon), climatological mean and std at valid time
         (lead, var, lat, lon)) of the first ``n_seeds`` members at init time ``init``."""
         data, climatology, _ = self._groups()
-        part = data.isel(init_time=[init], lead_time=leads, member=slice(0, n_seeds))
+        part = (
+            data[self.variables]
+            .isel(init_time=[init], lead_time=leads, member=slice(0, n_seeds))
+            .load()
+        )
         anomalies, mean, std = _anomalies(part, climatology, self.variables)
         return tuple(a[0].astype(np.float32) for a in (anomalies, mean, std))
 
@@ -185,7 +189,7 @@ class StreamedEnsemble:
         _, climatology, truth = self._groups()
         if truth is None:
             raise DataError("has no /truth group", str(self.store))
-        part = truth.isel(init_time=[init], lead_time=[lead])
+        part = truth[self.variables].isel(init_time=[init], lead_time=[lead]).load()
         mean, std = _climatology_at_valid_time(part, climatology, self.variables)
         raw = _stack(part[self.variables], self.variables, ("init_time", "lead_time"))
         return ((raw - mean) / std)[0, 0].astype(np.float32)
@@ -255,7 +259,8 @@ def _climatology_at_valid_time(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Climatological mean and std (init, lead, var, lat, lon) at the valid times of
     ``data``'s (init, lead) coordinates (no data read), the std at least 1e-6."""
-    at = climatology_at(clim[names], data["init_time"] + data["lead_time"])
+    # read once (one dask computation for every variable and both statistics)
+    at = climatology_at(clim[names], data["init_time"] + data["lead_time"]).load()
     mean = _stack(at.sel(statistic="mean", drop=True), names, ("init_time", "lead_time"))
     std = np.maximum(
         _stack(at.sel(statistic="std", drop=True), names, ("init_time", "lead_time")), 1e-6
