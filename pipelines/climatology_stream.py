@@ -41,6 +41,7 @@ from .climatology import (
     stats_from_moments,
     std_floor,
 )
+from .store import project_encoding
 
 IN_MEMORY_SUMS_BYTES = 2**30  # day sums of one variable up to this size stay in memory
 BLOCK_BYTES = 2**25  # data read per time block (as stored); its day sums are ~6x that
@@ -53,7 +54,7 @@ def write_statistics_groups(
     load: Load,
     *,
     half_window: int = 15,
-    attrs: dict[str, dict] | None = None,
+    attrs: dict[str, str] | None = None,
     progress: bool = False,
     in_memory_bytes: int = IN_MEMORY_SUMS_BYTES,
 ) -> None:
@@ -82,6 +83,8 @@ def write_statistics_groups(
     )
     for name, da in ds.data_vars.items():
         clim_template[name].attrs = dict(da.attrs)
+    # the coordinates carry the source's storage encoding (a zarr v2 Blosc, say)
+    clim_template = project_encoding(clim_template)
     encoding = {name: {"chunks": (2, 1, lat.size, lon.size)} for name in ds.data_vars}
     clim_template.to_zarr(
         store,
@@ -120,7 +123,7 @@ def write_statistics_groups(
             climatology[str(name)].attrs[FLOORED_ATTR] = floored
             if isinstance(sums, zarr.Array):
                 shutil.rmtree(Path(scratch) / str(name), ignore_errors=True)
-    stats_group = xr.merge(stats).astype(np.float32)
+    stats_group = project_encoding(xr.merge(stats).astype(np.float32))
     stats_group.attrs = dict(attrs or {})
     stats_group.to_zarr(store, group="stats", mode="a", consolidated=False, zarr_format=3)
 

@@ -56,3 +56,15 @@ def test_short_record_falls_back_and_flat_points_are_floored_and_counted(tmp_pat
     std = clim["t850"].sel(statistic="std")
     np.testing.assert_allclose(std[:, 0, 0], floor, rtol=1e-6)
     assert clim["t850"].attrs[FLOORED_ATTR] == int((std <= np.float32(floor)).sum()) == 366
+
+
+def test_a_zarr_v2_source_s_storage_encoding_is_not_carried_over(tmp_path):
+    """A forecast's truth read from a zarr v2 store: its coordinates' Blosc compressor
+    cannot go into the v3 store (it crashed the climatology pass once)."""
+    ds, _ = seasonal(years=1)
+    ds.to_zarr(tmp_path / "v2.zarr", zarr_format=2, mode="w")
+    source = xr.open_zarr(tmp_path / "v2.zarr")
+    assert "compressor" in source["lat"].encoding or "compressors" in source["lat"].encoding
+    clim, _ = streamed(source, tmp_path / "s.zarr", half_window=3)
+    expected = daily_climatology(ds, half_window=3).compute()
+    xr.testing.assert_allclose(clim.drop_attrs(), expected.drop_attrs(), rtol=1e-6)
