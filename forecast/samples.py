@@ -20,6 +20,7 @@ spurious spread. Scaled residuals have about unit variance at every lead.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,7 +48,8 @@ class AnomalyEnsemble:
     @classmethod
     def load(cls, store: str | Path, variables: list[str] | None = None) -> AnomalyEnsemble:
         data, clim, names = _open(store, variables)
-        anomalies, mean, std = _anomalies(data, clim, names)
+        at = _climatology_at_valid_time(data, clim, names)
+        anomalies, mean, std = _anomalies(data, names, at)
         truth = None
         if Path(store, "truth").exists():
             raw = _stack(open_complete(store, "truth")[names], names, ("init_time", "lead_time"))
@@ -89,9 +91,8 @@ class AnomalyEnsemble:
         """(lead, var): rms of member minus ensemble mean over inits (:func:`spread_inits`),
         members and grid, with the unbiased 1/(M - 1); at least 1e-3 (lead 0 can have no
         spread)."""
-        anomalies = self.anomalies[spread_inits(self.shape[0])]
-        deviation = anomalies - anomalies.mean(axis=2, keepdims=True)
-        return _spread((deviation**2).mean(axis=(0, 2, 4, 5)), anomalies.shape[2])
+        forecasts = (self.anomalies[init : init + 1] for init in spread_inits(self.shape[0]))
+        return _member_spread(forecasts, self.shape[2])
 
 
 @dataclass(frozen=True)
@@ -127,6 +128,7 @@ class StreamedEnsemble:
         self.store = store
         self.has_truth = Path(store, "truth").exists()
         self._opened: tuple[int, xr.Dataset, xr.Dataset, xr.Dataset | None] | None = None
+        self._last_climatology: tuple[tuple, tuple[np.ndarray, np.ndarray]] | None = None
         self.variables = variables  # None: all of them, sorted (resolved by the first open)
         data, _, _ = self._groups()
         self.coords = {
@@ -155,7 +157,7 @@ class StreamedEnsemble:
         return self._opened[1:]
 
     def __getstate__(self) -> dict:  # pickled (spawned workers): reopened there
-        return {**self.__dict__, "_opened": None}
+        return {**self.__dict__, "_opened": None, "_last_climatology": None}
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -165,10 +167,25 @@ class StreamedEnsemble:
     def lead_days(self) -> np.ndarray:
         return lead_days(self.coords["lead_time"]).astype(np.float32)
 
+    def _read(self, group: xr.Dataset, **where) -> xr.Dataset:
+        """The variables of ``group`` at ``where`` (positions), read in one computation."""
+        return group[self.variables].isel(where).load()
+
+    def _climatology(self, init: int, leads: list[int]) -> tuple[np.ndarray, np.ndarray]:
+        """Climatological mean and std at the valid times of init ``init`` and ``leads``;
+        the last kept, since a sample with a reanalysis target asks twice (members, truth)."""
+        key = (init, tuple(leads))
+        if self._last_climatology is None or self._last_climatology[0] != key:
+            data, climatology, _ = self._groups()
+            part = data.isel(init_time=[init], lead_time=leads)  # its coordinates only
+            at = _climatology_at_valid_time(part, climatology, self.variables)
+            self._last_climatology = (key, at)
+        return self._last_climatology[1]
+
     def members(self, init: int, lead: int) -> np.ndarray:
-        data, climatology, _ = self._groups()
-        part = data[self.variables].isel(init_time=[init], lead_time=[lead]).load()
-        anomalies, _, _ = _anomalies(part, climatology, self.variables)
+        data, _, _ = self._groups()
+        part = self._read(data, init_time=[init], lead_time=[lead])
+        anomalies, _, _ = _anomalies(part, self.variables, self._climatology(init, [lead]))
         return anomalies[0, 0].astype(np.float32)
 
     def seeds(
@@ -176,37 +193,30 @@ class StreamedEnsemble:
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(anomalies (lead, K, var, lat, lon), climatological mean and std at valid time
         (lead, var, lat, lon)) of the first ``n_seeds`` members at init time ``init``."""
-        data, climatology, _ = self._groups()
-        part = (
-            data[self.variables]
-            .isel(init_time=[init], lead_time=leads, member=slice(0, n_seeds))
-            .load()
-        )
-        anomalies, mean, std = _anomalies(part, climatology, self.variables)
+        data, _, _ = self._groups()
+        part = self._read(data, init_time=[init], lead_time=leads, member=slice(0, n_seeds))
+        anomalies, mean, std = _anomalies(part, self.variables, self._climatology(init, leads))
         return tuple(a[0].astype(np.float32) for a in (anomalies, mean, std))
 
     def truth_at(self, init: int, lead: int) -> np.ndarray:
-        _, climatology, truth = self._groups()
+        _, _, truth = self._groups()
         if truth is None:
             raise DataError("has no /truth group", str(self.store))
-        part = truth[self.variables].isel(init_time=[init], lead_time=[lead]).load()
-        mean, std = _climatology_at_valid_time(part, climatology, self.variables)
-        raw = _stack(part[self.variables], self.variables, ("init_time", "lead_time"))
+        part = self._read(truth, init_time=[init], lead_time=[lead])
+        mean, std = self._climatology(init, [lead])
+        raw = _stack(part, self.variables, ("init_time", "lead_time"))
         return ((raw - mean) / std)[0, 0].astype(np.float32)
 
     def member_spread(self) -> np.ndarray:
-        """:meth:`AnomalyEnsemble.member_spread` in one pass over its init times (float64
-        sums), memory one init time's forecasts."""
-        n_init, n_lead, n_members = self.shape
-        total = np.zeros((n_lead, len(self.variables)))
-        count = 0
+        """:meth:`AnomalyEnsemble.member_spread`, reading one init time at a time."""
         data, climatology, _ = self._groups()
-        for init in spread_inits(n_init):
-            anomalies, _, _ = _anomalies(data.isel(init_time=[init]), climatology, self.variables)
-            deviation = anomalies - anomalies.mean(axis=2, keepdims=True)
-            total += (deviation.astype(np.float64) ** 2).sum(axis=(0, 2, 4, 5))
-            count += anomalies.shape[2] * anomalies.shape[4] * anomalies.shape[5]
-        return _spread(total / count, n_members)
+
+        def anomalies(init: int) -> np.ndarray:
+            part = self._read(data, init_time=[init])
+            at = _climatology_at_valid_time(part, climatology, self.variables)
+            return _anomalies(part, self.variables, at)[0]
+
+        return _member_spread(map(anomalies, spread_inits(self.shape[0])), self.shape[2])
 
 
 # the member spread is estimated from at most this many init times, evenly spaced: a
@@ -221,10 +231,17 @@ def spread_inits(n_init: int) -> np.ndarray:
     return np.unique(np.linspace(0, n_init - 1, min(n_init, SPREAD_INITS)).round().astype(int))
 
 
-def _spread(mean_square_deviation: np.ndarray, n_members: int) -> np.ndarray:
-    """The member spread from the mean squared deviation from the ensemble mean: unbiased
-    (times M / (M - 1)), at least 1e-3."""
-    variance = mean_square_deviation * n_members / max(1, n_members - 1)
+def _member_spread(forecasts: Iterable[np.ndarray], n_members: int) -> np.ndarray:
+    """(lead, var): the member spread over ``forecasts`` (each (init, lead, member, var,
+    lat, lon) anomalies): the mean squared deviation from the ensemble mean over inits,
+    members and grid in float64 sums, unbiased (times M / (M - 1)), its root at least 1e-3
+    (lead 0 can have no spread)."""
+    total, count = 0.0, 0
+    for anomalies in forecasts:
+        deviation = anomalies - anomalies.mean(axis=2, keepdims=True)
+        total = total + (deviation.astype(np.float64) ** 2).sum(axis=(0, 2, 4, 5))
+        count += deviation.size // (deviation.shape[1] * deviation.shape[3])
+    variance = total / count * n_members / max(1, n_members - 1)
     return np.maximum(np.sqrt(variance), 1e-3).astype(np.float32)
 
 
@@ -244,12 +261,12 @@ def _open(
 
 
 def _anomalies(
-    data: xr.Dataset, clim: xr.Dataset, names: list[str]
+    data: xr.Dataset, names: list[str], climatology: tuple[np.ndarray, np.ndarray]
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(members as anomalies (init, lead, member, var, lat, lon), climatological mean and std
-    at valid time (init, lead, var, lat, lon)), the std at least 1e-6, in the store's
-    precision."""
-    mean, std = _climatology_at_valid_time(data, clim, names)
+    at valid time (init, lead, var, lat, lon): ``climatology``, what
+    :func:`_climatology_at_valid_time` gives for ``data``), in the store's precision."""
+    mean, std = climatology
     members = _stack(data[names], names, ("init_time", "lead_time", "member"))
     return (members - mean[:, :, None]) / std[:, :, None], mean, std
 

@@ -257,15 +257,13 @@ def open_training_data(
     """The store as training samples: in memory, streamed, or (``auto``) by its size."""
     if reading not in ("auto", "memory", "stream"):
         raise ConfigError(f"--read must be auto, memory or stream, got {reading!r}")
-    if reading == "auto":
-        streamed = StreamedEnsemble(store, variables)
-        size = np.prod(streamed.shape) * len(streamed.variables) * 4
-        size *= len(streamed.coords["lat"]) * len(streamed.coords["lon"])
-        reading = "memory" if size <= IN_MEMORY_BYTES else "stream"
-        if reading == "stream":
-            return streamed
-    if reading == "stream":
-        return StreamedEnsemble(store, variables)
+    if reading == "memory":
+        return AnomalyEnsemble.load(store, variables)
+    streamed = StreamedEnsemble(store, variables)
+    size = np.prod(streamed.shape) * len(streamed.variables) * 4
+    size *= len(streamed.coords["lat"]) * len(streamed.coords["lon"])
+    if reading == "stream" or size > IN_MEMORY_BYTES:
+        return streamed
     return AnomalyEnsemble.load(store, variables)
 
 

@@ -32,6 +32,7 @@ FLOORED_ATTR = "std_floored_points"  # per variable: day-points raised to the fl
 # Object dtype: stored as a variable-length string, which zarr v3 specifies.
 STATISTICS = np.array(["mean", "std"], dtype=object)
 MOMENTS = np.array(["count", "sum", "sum_squares"], dtype=object)
+Fields = xr.Dataset | xr.DataArray  # every variable's fields, or one's
 
 
 class DayMoments(NamedTuple):
@@ -72,23 +73,32 @@ def climatology_from_moments(
     the whole record's statistics (one value has no spread, and a few, at the edge of a
     record, a spread that means little). A standard deviation below
     :func:`std_floor` (a point whose values never change) is raised to it, so that
-    standardised anomalies stay finite; :func:`count_floored` records where. ``stats``:
-    :func:`stats_from_moments` of the same moments, when the caller has it already.
+    standardised anomalies stay finite. ``stats``: :func:`stats_from_moments` of the same
+    moments, when the caller has it already.
     """
     smoothed = moments.sums.map(lambda da: da.copy(data=_window_sums(da, half_window)))
-    mean_shifted, variance = _mean_and_variance(smoothed)
-    whole_mean, whole_variance = _mean_and_variance(moments.sums.sum("dayofyear"))
-    has_data = smoothed.sel(moment="count", drop=True) >= MIN_WINDOW_SAMPLES
-    mean = moments.shift + mean_shifted.where(has_data, whole_mean)
-    std = np.sqrt(variance.where(has_data, whole_variance))
+    whole = mean_and_variance(moments.sums.sum("dayofyear"))
     floor = std_floor(stats if stats is not None else stats_from_moments(moments))
-    std = std.where(std.isnull() | (std >= floor), floor)
+    mean, std = window_statistics(smoothed, whole, moments.shift, floor)
     clim = xr.concat([mean, std], dim=xr.DataArray(STATISTICS, dims="statistic", name="statistic"))
     clim = clim.astype(np.float32).transpose("statistic", "dayofyear", "lat", "lon")
     for name in clim.data_vars:
         clim[name].attrs = dict((attrs or {}).get(name, {}))
     clim.attrs = {"half_window_days": half_window, "description": "day-of-year climatology"}
     return clim
+
+
+def window_statistics(
+    window: Fields, whole: tuple[Fields, Fields], shift: Fields, floor: xr.Dataset | float
+) -> tuple[Fields, Fields]:
+    """Mean and standard deviation from window sums (moment, ...) of ``x - shift``: where
+    the window holds fewer than ``MIN_WINDOW_SAMPLES`` values, the whole record's
+    (``whole``: :func:`mean_and_variance` of its totals); the std at least ``floor``."""
+    mean_shifted, variance = mean_and_variance(window)
+    has_data = window.sel(moment="count", drop=True) >= MIN_WINDOW_SAMPLES
+    mean = shift + mean_shifted.where(has_data, whole[0])
+    std = np.sqrt(variance.where(has_data, whole[1]))
+    return mean, std.where(std.isnull() | (std >= floor), floor)
 
 
 def std_floor(stats: xr.Dataset) -> xr.Dataset:
@@ -138,7 +148,9 @@ def normalisation_stats(ds: xr.Dataset) -> xr.Dataset:
     return statistics_groups(ds)["stats"]
 
 
-def _mean_and_variance(sums: xr.Dataset) -> tuple[xr.Dataset, xr.Dataset]:
+def mean_and_variance(sums: Fields) -> tuple[Fields, Fields]:
+    """Mean and variance of ``x - shift`` from its count, sum and sum of squares (moment, ...);
+    NaN where the count is 0."""
     count = sums.sel(moment="count", drop=True)
     denominator = count.where(count > 0)
     mean = sums.sel(moment="sum", drop=True) / denominator

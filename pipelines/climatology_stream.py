@@ -33,13 +33,14 @@ from tqdm.auto import tqdm
 from .climatology import (
     DAYS,
     FLOORED_ATTR,
-    MIN_WINDOW_SAMPLES,
     MOMENTS,
     STATISTICS,
     DayMoments,
     day_sums_present,
+    mean_and_variance,
     stats_from_moments,
     std_floor,
+    window_statistics,
 )
 from .store import project_encoding
 
@@ -204,15 +205,6 @@ def _stats(
     return stats_from_moments(moments)[name]
 
 
-def _mean_and_variance(sums: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    count, first, second = sums
-    with np.errstate(invalid="ignore", divide="ignore"):
-        denominator = np.where(count > 0, count, np.nan)
-        mean = first / denominator
-        variance = np.clip(second / denominator - mean**2, 0.0, None)
-    return mean, variance
-
-
 def _write_windowed(
     sums: np.ndarray | zarr.Array,
     shift: np.ndarray,
@@ -227,18 +219,18 @@ def _write_windowed(
 
     The window sum is carried from day to day: W(d+1) = W(d) + S(d+1+h) - S(d-h)."""
     n = DAYS.size
-    whole_mean, whole_variance = _mean_and_variance(totals)
+    coords = {"moment": MOMENTS}
+    dims = ("moment", "lat", "lon")
+    whole = mean_and_variance(xr.DataArray(totals, dims=dims, coords=coords))
+    shift_da = xr.DataArray(shift, dims=dims[1:])
     window = sum(np.asarray(sums[k % n]) for k in range(-half_window, half_window + 1))
     floored = 0
     for day in tqdm(range(n), desc=f"climatology {name} by day", unit="day", disable=not progress):
-        mean, variance = _mean_and_variance(window)
-        has_data = window[0] >= MIN_WINDOW_SAMPLES
-        mean = shift + np.where(has_data, mean, whole_mean)
-        std = np.sqrt(np.where(has_data, variance, whole_variance))
-        with np.errstate(invalid="ignore"):
-            std = np.where(np.isnan(std) | (std >= floor), std, floor).astype(np.float32)
-            floored += int((std <= np.float32(floor)).sum())
-        out[:, day] = np.stack([mean.astype(np.float32), std])
+        moments = xr.DataArray(window, dims=dims, coords=coords)
+        mean, std = window_statistics(moments, whole, shift_da, floor)
+        std = std.values.astype(np.float32)
+        floored += int((std <= np.float32(floor)).sum())
+        out[:, day] = np.stack([mean.values.astype(np.float32), std])
         if day + 1 < n:
             entering = np.asarray(sums[(day + 1 + half_window) % n])
             window = window + entering - np.asarray(sums[(day - half_window) % n])

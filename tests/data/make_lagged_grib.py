@@ -12,10 +12,14 @@ a smooth field plus member noise, seeded). cfgrib opens it as a mostly empty
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import eccodes
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: the shared writers
+from source_formats import regular_grid_keys
 
 OUT = Path(__file__).with_name("lagged-ensemble.grib")
 STARTS = ["20210101", "20210102", "20210103", "20210104", "20210105", "20210106"]
@@ -34,16 +38,7 @@ def main() -> None:
     lat, lon = np.linspace(90, -90, 19), np.arange(0, 360, 10.0)
     rng = np.random.default_rng(42)
     sample = eccodes.codes_grib_new_from_samples("regular_ll_pl_grib2")
-    grid = {
-        "Ni": lon.size,
-        "Nj": lat.size,
-        "latitudeOfFirstGridPointInDegrees": 90.0,
-        "latitudeOfLastGridPointInDegrees": -90.0,
-        "longitudeOfFirstGridPointInDegrees": 0.0,
-        "longitudeOfLastGridPointInDegrees": 350.0,
-        "iDirectionIncrementInDegrees": 10.0,
-        "jDirectionIncrementInDegrees": 10.0,
-    }
+    grid = regular_grid_keys(lat, lon)
     n_members = MEMBERS_PER_START * len(STARTS)
     with OUT.open("wb") as out:
         for day, start in enumerate(STARTS):
