@@ -217,20 +217,29 @@ def _write_windowed(
 ) -> int:
     """Write each day's mean and std from the circular window sums; the number floored.
 
-    The window sum is carried from day to day: W(d+1) = W(d) + S(d+1+h) - S(d-h)."""
+    The window sum is carried from day to day: W(d+1) = W(d) + S(d+1+h) - S(d-h). The
+    statistics are made for as many days at a time as ``BLOCK_BYTES`` of window sums hold
+    (all of them on a coarse grid, one at 0.25 degree): per-day calls would cost more than
+    the arithmetic on small grids."""
     n = DAYS.size
-    coords = {"moment": MOMENTS}
-    dims = ("moment", "lat", "lon")
-    whole = mean_and_variance(xr.DataArray(totals, dims=dims, coords=coords))
-    shift_da = xr.DataArray(shift, dims=dims[1:])
+    dims = ("moment", "dayofyear", "lat", "lon")
+    whole = mean_and_variance(
+        xr.DataArray(totals, dims=("moment", "lat", "lon"), coords={"moment": MOMENTS})
+    )
+    shift_da = xr.DataArray(shift, dims=("lat", "lon"))
     window = sum(np.asarray(sums[k % n]) for k in range(-half_window, half_window + 1))
+    days_per_block = max(1, BLOCK_BYTES // window.nbytes)
+    pending: list[np.ndarray] = []  # window sums of the days not yet written
     floored = 0
     for day in tqdm(range(n), desc=f"climatology {name} by day", unit="day", disable=not progress):
-        moments = xr.DataArray(window, dims=dims, coords=coords)
-        mean, std = window_statistics(moments, whole, shift_da, floor)
-        std = std.values.astype(np.float32)
-        floored += int((std <= np.float32(floor)).sum())
-        out[:, day] = np.stack([mean.values.astype(np.float32), std])
+        pending.append(window)
+        if len(pending) == days_per_block or day == n - 1:
+            moments = xr.DataArray(np.stack(pending, axis=1), dims=dims, coords={"moment": MOMENTS})
+            mean, std = window_statistics(moments, whole, shift_da, floor)
+            mean, std = (x.transpose(*dims[1:]).values.astype(np.float32) for x in (mean, std))
+            floored += int((std <= np.float32(floor)).sum())
+            out[:, day + 1 - len(pending) : day + 1] = np.stack([mean, std])
+            pending = []
         if day + 1 < n:
             entering = np.asarray(sums[(day + 1 + half_window) % n])
             window = window + entering - np.asarray(sums[(day - half_window) % n])
