@@ -46,37 +46,66 @@ def main() -> None:
     )
     parser.add_argument("--members", type=int, default=64)
     parser.add_argument("--seeds", type=int, default=2)
+    parser.add_argument(
+        "--per-variable",
+        action="store_true",
+        help="print every variable, not only z500 and the mean over variables",
+    )
     parser.add_argument("--out", type=Path, default=Path("runs/seeds_world"))
     args = parser.parse_args()
     n_inits = open_complete(args.source).sizes["init_time"]
     inits = list(range(n_inits)) if args.inits == "all" else [int(i) for i in args.inits.split(",")]
-    leads = args.leads.split(",")
-    start = time.perf_counter()
-    path = generate(
+    evaluate(
         args.checkpoint,
         args.source,
-        args.out / "ensemble.zarr",
-        n_members=args.members,
-        n_seeds=args.seeds,
+        args.out,
+        inits=inits,
+        leads=args.leads.split(","),
+        members=args.members,
+        seeds=args.seeds,
+        per_variable=args.per_variable,
+    )
+
+
+def evaluate(
+    checkpoint: Path,
+    source: Path,
+    out: Path,
+    *,
+    inits: list[int],
+    leads: list[str],
+    members: int = 64,
+    seeds: int = 2,
+    per_variable: bool = False,
+) -> dict:
+    """Generate ``members`` from ``seeds`` seeds at ``inits`` and ``leads``, score them next
+    to the seeds, the physics ensemble and the K-seed bounds, print the tables and write
+    ``out/report.json`` and ``out/scores.nc``; returns the report."""
+    start = time.perf_counter()
+    path = generate(
+        checkpoint,
+        source,
+        out / "ensemble.zarr",
+        n_members=members,
+        n_seeds=seeds,
         inits=inits,
         leads=leads,
     )
     seconds = time.perf_counter() - start
     generated = open_complete(path)
     lead_times = generated["lead_time"].values
-    physics, truth, climatology = held_out(args.source, inits, lead_times)
+    physics, truth, climatology = held_out(source, inits, lead_times)
     ensembles = {
-        f"{args.seeds} seeds": physics.isel(member=slice(0, args.seeds)),
+        f"{seeds} seeds": physics.isel(member=slice(0, seeds)),
         f"physics {physics.sizes['member']}": physics,
-        f"generated {args.members}": generated[list(physics.data_vars)],
-        f"bound K={args.seeds}": seed_oracle(physics, args.seeds),
-        f"bound K={args.seeds} clim": seed_oracle(physics, args.seeds, climatology),
+        f"generated {members}": generated[list(physics.data_vars)],
+        f"bound K={seeds}": seed_oracle(physics, seeds),
+        f"bound K={seeds} clim": seed_oracle(physics, seeds, climatology),
     }
-    results = {}
-    for name, ensemble in ensembles.items():
-        scores = score_ensemble(ensemble, truth, climatology=climatology).compute()
-        results[name] = scores
-    leads = lead_times
+    results = {
+        name: score_ensemble(ensemble, truth, climatology=climatology).compute()
+        for name, ensemble in ensembles.items()
+    }
     hours = [int(t / np.timedelta64(1, "h")) for t in lead_times]
     report = {
         "generation_seconds": seconds,
@@ -91,7 +120,10 @@ def main() -> None:
         f"({report['seconds_per_member_field'] * 1000:.1f} ms each; {report['sampler']})"
     )
     reference = results[f"physics {physics.sizes['member']}"]
-    for variable in ("z500", "mean of variables"):
+    variables = ["z500", "mean of variables"]
+    if per_variable:
+        variables = [*physics.data_vars, "mean of variables"]
+    for variable in variables:
         print(
             f"\n{variable}, per lead {hours} h: standard CRPS / fair CRPS (both relative to "
             "physics) | spread-skill | rank reliability index"
@@ -99,15 +131,10 @@ def main() -> None:
         for name, scores in results.items():
             row = {}
             for key in ("crps_nrg", "crps"):
-                ratio = (scores[key] / reference[key]).sel(lead_time=leads)
-                row[key] = (
-                    ratio.sel(variable="z500") if variable == "z500" else ratio.mean("variable")
-                ).values
+                ratio = (scores[key] / reference[key]).sel(lead_time=lead_times)
+                row[key] = _one_variable(ratio, variable)
             for key in ("spread_skill", "rank_reliability_index"):
-                value = scores[key].sel(lead_time=leads)
-                row[key] = (
-                    value.sel(variable="z500") if variable == "z500" else value.mean("variable")
-                ).values
+                row[key] = _one_variable(scores[key].sel(lead_time=lead_times), variable)
             print(f"  {name:14s} " + " | ".join(" ".join(f"{x:5.3f}" for x in row[k]) for k in row))
             report[f"{variable}:{name}"] = {
                 "crps_standard_relative_to_physics": row["crps_nrg"].tolist(),
@@ -115,13 +142,21 @@ def main() -> None:
                 "spread_skill": row["spread_skill"].tolist(),
                 "rank_reliability_index": row["rank_reliability_index"].tolist(),
             }
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "report.json").write_text(json.dumps(report, indent=1))
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "report.json").write_text(json.dumps(report, indent=1))
     xr.concat(
         list(results.values()),
         dim=xr.DataArray(list(results), dims="ensemble", name="ensemble"),
         join="outer",  # rank histograms have M + 1 bins: different per ensemble
-    ).to_netcdf(args.out / "scores.nc")
+    ).to_netcdf(out / "scores.nc")
+    return report
+
+
+def _one_variable(values: xr.DataArray, variable: str) -> np.ndarray:
+    """One variable's values per lead, or their mean over variables."""
+    if variable == "mean of variables":
+        return values.mean("variable").values
+    return values.sel(variable=variable).values
 
 
 if __name__ == "__main__":

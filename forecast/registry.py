@@ -60,7 +60,9 @@ class VAESettings:
     latent_levels: int = 1
     beta: float = 0.01
     latent_samples: int = 4
-    estimator: str = "fair"
+    estimator: str = "almost-fair"
+    alpha: float = 0.95
+    draws: str = "prior"
 
 
 def _edm_config(**settings) -> EDMConfig:
@@ -125,8 +127,10 @@ class ModelKind:
     build: Callable[[int, Architecture], tuple[torch.nn.Module, dict]]
     rebuild: Callable[[dict], torch.nn.Module]
     default_sampler: Callable[[dict], Sampler]
-    # SEEDS-GPP: the training targets may come from the reanalysis (post-processing)
+    # the training targets may come from the reanalysis (post-processing): SEEDS-GPP and
+    # VAE-CRPS; the share a run takes unless told (--truth-fraction)
     reanalysis_targets: bool = False
+    default_truth_fraction: float = 0.0
     # samples per optimiser step: a VAE decodes latent_samples members per condition
     batch_divisor: Callable[[Architecture], int] = lambda architecture: 1
 
@@ -197,13 +201,16 @@ REGISTRY: dict[str, ModelKind] = {
             "SEEDS-GPP",
             "targets mix reanalysis and members: a bias-corrected ensemble (EDM diffusion)",
             reanalysis_targets=True,
+            default_truth_fraction=1.0,
             **_DIFFUSION,
         ),
         ModelKind(
             "vae-crps",
             "VAE-CRPS",
-            "a conditional VAE trained with ensemble CRPS + KL, one decoder pass per member",
+            "a conditional VAE whose prior draws are trained with the ensemble CRPS, one "
+            "decoder pass per member; --truth-fraction makes it a post-processor",
             build=_build_vae,
+            reanalysis_targets=True,
             rebuild=_rebuild_vae,
             default_sampler=lambda settings: Sampler("decoder"),
             batch_divisor=lambda architecture: architecture.vae.latent_samples,

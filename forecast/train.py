@@ -34,7 +34,7 @@ from .checkpoint import Checkpoint, save_checkpoint
 from .diffusion import EDMConfig
 from .distributed import torch_ranks
 from .models import parameter_count
-from .registry import Architecture, VAESettings, model_kind
+from .registry import REGISTRY, Architecture, VAESettings, model_kind
 from .samples import AnomalyEnsemble, SeedsSamples, StreamedEnsemble
 
 BUDGETS: dict[str, dict] = {  # TrainConfig settings per budget
@@ -61,17 +61,18 @@ class TrainConfig:
     grad_clip: float = 1.0
     ema_decay: float = 0.995
     k_range: tuple[int, int] = (1, 4)
-    # SEEDS-GPP only: share of targets taken from the reanalysis. 1.0 beat 0.5 on the world
-    # with model error (z500 CRPS 0.57-0.76 of the physics ensemble's vs 0.99-1.05;
-    # benchmarks/RESULTS.md, "SEEDS-GPP: the share of reanalysis targets")
-    truth_fraction: float = 1.0
+    # share of targets taken from the reanalysis (SEEDS-GPP, VAE-CRPS); None: the model's
+    # default, 1 for SEEDS-GPP (1.0 beat 0.5 on the world with model error: z500 CRPS
+    # 0.57-0.76 of the physics ensemble's vs 0.99-1.05; benchmarks/RESULTS.md, "SEEDS-GPP:
+    # the share of reanalysis targets"), 0 for VAE-CRPS (an emulator unless told)
+    truth_fraction: float | None = None
     seed: int = 0
     checkpoint_every: int = 250
     edm: EDMConfig = field(default_factory=EDMConfig)  # SEEDS models
     vae: VAESettings = field(default_factory=lambda: VAESettings())  # VAE-CRPS
 
     def __post_init__(self) -> None:
-        if not 0.0 <= self.truth_fraction <= 1.0:
+        if self.truth_fraction is not None and not 0.0 <= self.truth_fraction <= 1.0:
             raise ConfigError(
                 f"--truth-fraction must be between 0 and 1, got {self.truth_fraction}"
             )
@@ -94,6 +95,21 @@ def budget_config(model: str, budget: str, **overrides) -> TrainConfig:
     settings.update({k: v for k, v in overrides.items() if v is not None})
     settings.setdefault("warmup", min(100, max(1, settings["steps"] // 10)))
     return TrainConfig(model=model, **settings)
+
+
+def _truth_fraction(config: TrainConfig) -> float:
+    """The share of reanalysis targets: as asked, else the model's default; refused for a
+    model that only emulates."""
+    kind = model_kind(config.model)
+    if config.truth_fraction is None:
+        return kind.default_truth_fraction
+    if config.truth_fraction > 0 and not kind.reanalysis_targets:
+        raise ConfigError(
+            f"{config.model} emulates the ensemble and takes no reanalysis targets; "
+            "--truth-fraction is for "
+            + ", ".join(name for name, other in REGISTRY.items() if other.reanalysis_targets)
+        )
+    return config.truth_fraction
 
 
 def _learning_rate(config: TrainConfig, step: int) -> float:
@@ -141,9 +157,9 @@ def train(
     if isinstance(ensemble, AnomalyEnsemble):
         workers = 0  # the members are in memory already: workers would only copy them
     kind = model_kind(config.model)
-    truth_fraction = config.truth_fraction if kind.reanalysis_targets else 0.0
+    config = replace(config, truth_fraction=_truth_fraction(config))
     samples = SeedsSamples(
-        ensemble, k_range=config.k_range, truth_fraction=truth_fraction, seed=config.seed
+        ensemble, k_range=config.k_range, truth_fraction=config.truth_fraction, seed=config.seed
     )
     model, architecture = kind.build(len(ensemble.variables), config.architecture)
     model = model.to(device)

@@ -48,8 +48,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=float,
         default=None,
         metavar="F",
-        help="seeds-gpp only: share of training targets taken from the reanalysis instead "
-        "of an ensemble member (default 1: pure post-processing, the best on the world)",
+        help="seeds-gpp and vae-crps: share of training targets taken from the reanalysis "
+        "instead of an ensemble member, which makes the model a post-processor (default: 1 "
+        "for seeds-gpp, the best on the world; 0 for vae-crps, an emulator)",
     )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(

@@ -1,8 +1,9 @@
 """A conditional VAE that turns K seed members into more members (VAE-CRPS).
 
-Three networks share the condition c = (seed-ensemble mean and std, lead time):
+Its networks share the condition c = (seed-ensemble mean and std, lead time):
 
-- prior p(z | c) and posterior q(z | c, target): small spherical convolutional encoders
+- prior p(z | c) (and, for the ``posterior`` and ``both`` losses below, a posterior
+  q(z | c, target)): small spherical convolutional encoders
   giving a diagonal Gaussian over *latent fields* (``latent_channels`` maps at the grid
   coarsened ``2^latent_levels`` times), so the perturbations they encode are
   flow-dependent and spatially coherent, not one global vector;
@@ -10,9 +11,16 @@ Three networks share the condition c = (seed-ensemble mean and std, lead time):
   member (in training and generation: the scaled residual of a member from the seed mean,
   see :mod:`forecast.samples`; the zero-initialised head starts it at the seed mean).
 
-Training (:meth:`ConditionalVAE.training_loss`) decodes S >= 4 posterior samples per
-condition and minimises the fair CRPS of those S members against the target plus beta
-times KL(q || p). Generation draws z from the prior: one decoder pass per member.
+Training (:meth:`ConditionalVAE.training_loss`) decodes S >= 4 latent draws per
+condition and minimises the (almost) fair CRPS of those S members against the target. Which draws
+is ``draws``: ``prior`` (the default) scores members drawn exactly as generation draws
+them, z ~ p(z | c), so a proper score makes the *generated* ensemble calibrated (as in
+FGN, Alet et al. 2025, arXiv:2506.10772: the noise is the model's input and the CRPS is
+taken over members sharing a condition; no posterior is built); ``posterior`` scores
+draws from q(z | c, y), which know the target, plus beta KL(q || p): FuXi-ENS's loss
+(Zhong et al. 2024, arXiv:2405.05925), whose prior draws came out under-dispersed
+(spread-skill 0.4, benchmarks/RESULTS.md); ``both`` sums the two. Generation draws z
+from the prior: one decoder pass per member.
 """
 
 from __future__ import annotations
@@ -21,9 +29,14 @@ from dataclasses import asdict, dataclass
 
 import torch
 
+from pipelines.errors import ConfigError
+
 from ..scoring.kernels import crps_ensemble
 from .sphere import SphereConv2d, SphereDownsample, check_grid, coarsened, upsample_to
 from .unet import SphereUNet, UNetConfig
+
+DRAWS = ("prior", "posterior", "both")
+LOSS_ESTIMATORS = ("fair", "nrg", "almost-fair")
 
 
 @dataclass(frozen=True)
@@ -36,14 +49,38 @@ class VAEConfig:
     latent_levels: int = 1  # the latent grid is the data grid coarsened 2^latent_levels times
     beta: float = 0.01
     latent_samples: int = 4
-    estimator: str = "fair"
+    # fair, nrg or almost-fair (alpha fair + (1 - alpha) nrg): almost-fair was as good in
+    # CRPS and 3-6% less over-dispersed than fair on the world (benchmarks/RESULTS.md)
+    estimator: str = "almost-fair"
+    alpha: float = 0.95
+    draws: str = "prior"  # the latent draws the CRPS scores: prior, posterior or both
+
+    def __post_init__(self) -> None:
+        if self.draws not in DRAWS:
+            raise ConfigError(f"the VAE's draws must be one of {DRAWS}, got {self.draws!r}")
+        if self.estimator not in LOSS_ESTIMATORS:
+            raise ConfigError(
+                f"the VAE's estimator must be one of {LOSS_ESTIMATORS}, got {self.estimator!r}"
+            )
+        if self.latent_samples < 2:
+            raise ConfigError(
+                f"the VAE needs at least 2 latent draws per condition (an ensemble CRPS), "
+                f"got {self.latent_samples}"
+            )
+
+    @property
+    def has_posterior(self) -> bool:
+        return self.draws != "prior"
 
     def as_dict(self) -> dict:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, settings: dict) -> VAEConfig:
-        return cls(**{**settings, "multipliers": tuple(settings["multipliers"])})
+        # checkpoints written before ``draws`` existed were trained on posterior draws
+        return cls(
+            **{"draws": "posterior", **settings, "multipliers": tuple(settings["multipliers"])}
+        )
 
 
 class LatentEncoder(torch.nn.Module):
@@ -68,6 +105,23 @@ class LatentEncoder(torch.nn.Module):
         return mean, log_var.clamp(-12.0, 6.0)
 
 
+def ensemble_crps_loss(
+    members: torch.Tensor, target: torch.Tensor, estimator: str, alpha: float = 0.95
+) -> torch.Tensor:
+    """Mean CRPS of members (..., S) against target (...) by ``estimator``.
+
+    ``almost-fair``: afCRPS_alpha = alpha CRPS_f + (1 - alpha) CRPS_nrg (Lang et al. 2024,
+    AIFS-CRPS, arXiv:2412.15832): nearly free of the standard estimator's bias with
+    ensemble size, without a degeneracy of the fair one. For a Gaussian truth the
+    mix is minimised by S members of spread sigma c / sqrt(2 - c^2), c = 1 - (1 - alpha) / S:
+    about 2 (1 - alpha) / S narrower than the truth's sigma (2.5% for alpha 0.95, S = 4).
+    """
+    if estimator != "almost-fair":
+        return crps_ensemble(members, target, estimator).mean()
+    fair = crps_ensemble(members, target, "fair").mean()
+    return alpha * fair + (1 - alpha) * crps_ensemble(members, target, "nrg").mean()
+
+
 def gaussian_kl(
     mean_q: torch.Tensor, log_var_q: torch.Tensor, mean_p: torch.Tensor, log_var_p: torch.Tensor
 ) -> torch.Tensor:
@@ -86,12 +140,13 @@ class ConditionalVAE(torch.nn.Module):
         self.prior = LatentEncoder(
             config.cond_channels, config.latent_channels, config.width, config.latent_levels
         )
-        self.posterior = LatentEncoder(
-            config.cond_channels + config.variables,
-            config.latent_channels,
-            config.width,
-            config.latent_levels,
-        )
+        if config.has_posterior:
+            self.posterior = LatentEncoder(
+                config.cond_channels + config.variables,
+                config.latent_channels,
+                config.width,
+                config.latent_levels,
+            )
         self.decoder = SphereUNet(
             UNetConfig(
                 in_channels=config.latent_channels,
@@ -133,32 +188,55 @@ class ConditionalVAE(torch.nn.Module):
         condition: tuple[torch.Tensor, torch.Tensor],
         generator: torch.Generator | None = None,
     ) -> torch.Tensor:
-        """Fair CRPS of S decoded posterior samples against the target + beta KL(q || p).
+        """Fair CRPS of S decoded latent draws per condition against the target (+ KL).
 
-        L = mean_{b,v,i,j} CRPS_f({g(z_s, c)}_{s=1..S}, y) + beta sum_z KL(q || p) / (V H W),
-        z_s ~ q(z | c, y) by reparameterisation. FuXi-ENS (Zhong et al. 2024,
-        arXiv:2405.05925) trains its VAE with the same two terms, CRPS in place of the L1
-        reconstruction loss of a standard VAE; here the KL is normalised per output value
-        so that beta weighs nats against CRPS in standardised-anomaly units, and the CRPS
-        is the scoring module's (one implementation, differentiable in torch).
+        ``prior``: L = mean_{b,v,i,j} CRPS_f({g(z_s, c)}_{s=1..S}, y), z_s ~ p(z | c) by
+        reparameterisation: the expected score of the ensemble generation draws, minimised
+        (the fair CRPS is proper for the distribution the members come from, Ferro 2014)
+        when that distribution is the conditional law of y, so nothing but the score asks
+        for spread. CRPS_f here is ``estimator``'s (see :func:`ensemble_crps_loss`).
 
-        Why beta is small: for y | c ~ N(m, s^2), one latent per value and a linear decoder, let u be the spread
-        of the members decoded from the posterior around y. Then KL = ln(1 + s^2/u^2) / 2
-        and CRPS_f ~ 0.234 u per value, so the optimum has u (u^2 + s^2) = beta s^2 / 0.234,
-        and members drawn from the prior have variance s^2 + u^2. beta = 1 gives u ~ 2 s
-        (an ensemble twice too wide); at s = 0.5, beta = 0.01 gives u ~ 0.04 (0.4% too wide).
+        ``posterior``: the same CRPS on z_s ~ q(z | c, y) plus beta sum_z KL(q || p) / (V H W),
+        the KL normalised per output value so that beta weighs nats against CRPS in
+        standardised-anomaly units. In theory this is calibrated too: for y | c ~ N(m, s^2),
+        one latent per value and a linear decoder, with u the spread of posterior members
+        around y, KL = ln(1 + s^2/u^2) / 2 and CRPS_f ~ 0.234 u, the optimum has
+        u (u^2 + s^2) = beta s^2 / 0.234 and prior members have variance s^2 + u^2. In
+        practice only the small KL trains the prior, and the prior draws come out far too
+        alike (benchmarks/RESULTS.md, "VAE-CRPS: calibrated prior draws").
+
+        ``both``: the sum of the two.
         """
         fields, lead = condition
         config = self.config
         mean_p, log_var_p = self.prior(fields, lead)
-        mean_q, log_var_q = self.posterior(torch.cat([fields, target], dim=1), lead)
-        samples = config.latent_samples
+        loss = torch.zeros((), device=target.device)
+        if config.draws in ("prior", "both"):
+            loss = loss + self._draws_crps(mean_p, log_var_p, target, condition, generator)
+        if config.has_posterior:
+            mean_q, log_var_q = self.posterior(torch.cat([fields, target], dim=1), lead)
+            loss = loss + self._draws_crps(mean_q, log_var_q, target, condition, generator)
+            kl = gaussian_kl(mean_q, log_var_q, mean_p, log_var_p).flatten(1).sum(1)
+            loss = loss + config.beta * kl.mean() / target[0].numel()
+        return loss
+
+    def _draws_crps(
+        self,
+        mean: torch.Tensor,
+        log_var: torch.Tensor,
+        target: torch.Tensor,
+        condition: tuple[torch.Tensor, torch.Tensor],
+        generator: torch.Generator | None,
+    ) -> torch.Tensor:
+        """Mean CRPS of S members decoded from z_s = mean + exp(log_var / 2) eps_s."""
+        fields, lead = condition
+        samples = self.config.latent_samples
         eps = torch.randn(
-            (samples, *mean_q.shape), generator=generator, device=target.device, dtype=mean_q.dtype
+            (samples, *mean.shape), generator=generator, device=mean.device, dtype=mean.dtype
         )
-        z = (mean_q + (0.5 * log_var_q).exp() * eps).flatten(0, 1)  # (S B, L, h, w)
+        z = (mean + (0.5 * log_var).exp() * eps).flatten(0, 1)  # (S B, L, h, w)
         repeated = (fields.repeat(samples, 1, 1, 1), lead.repeat(samples))
         members = self.decode(z, repeated).unflatten(0, (samples, target.shape[0]))
-        crps = crps_ensemble(members.movedim(0, -1).float(), target.float(), config.estimator)
-        kl = gaussian_kl(mean_q, log_var_q, mean_p, log_var_p).flatten(1).sum(1)
-        return crps.mean() + config.beta * kl.mean() / target[0].numel()
+        return ensemble_crps_loss(
+            members.movedim(0, -1).float(), target.float(), self.config.estimator, self.config.alpha
+        )

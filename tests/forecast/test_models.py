@@ -2,6 +2,7 @@
 
 import pytest
 import torch
+from networks import random_head
 
 from forecast.diffusion import EDMPreconditioner, edm_loss
 from forecast.models import SphereConv2d, SphereUNet, UNetConfig, parameter_count, sphere_pad
@@ -53,13 +54,6 @@ def test_unet_shapes_parameters_and_rotation_equivariance():
 
 
 REAL_GRIDS = [(721, 1440), (361, 720), (181, 360), (121, 240), (61, 120), (33, 64)]
-
-
-def random_head(model: torch.nn.Module) -> torch.nn.Module:
-    """The zero-initialised head given weights: an untrained network would output zeros."""
-    for parameter in model.head.parameters():
-        torch.nn.init.normal_(parameter, std=0.1)
-    return model
 
 
 @pytest.mark.parametrize("grid", REAL_GRIDS, ids=lambda g: f"{g[0]}x{g[1]}")
