@@ -29,9 +29,9 @@ from forecast.train import budget_config
 GRIDS = {"1deg": (180, 360), "0.25deg": (720, 1440)}
 
 
-def quick_model() -> torch.nn.Module:
-    """SEEDS-GEE with the quick budget's architecture for 4 variables (random weights)."""
-    return model_kind("seeds-gee").build(4, budget_config("seeds-gee", "quick").architecture)[0]
+def quick_model(kind: str = "seeds-gee") -> torch.nn.Module:
+    """A model ``kind`` with the quick budget's architecture for 4 variables (random weights)."""
+    return model_kind(kind).build(4, budget_config(kind, "quick").architecture)[0]
 
 
 def check_gaussian_sampler(device: str) -> str:
@@ -77,12 +77,15 @@ def check_network(device: str, shape: tuple[int, int]) -> str:
     return f"network {device} vs CPU: float32 {fp32:.1e}, bf16 autocast {bf16:.1e} (relative max)"
 
 
-def generation_rate(device, shape, batch, mode, steps=32, repeats=2) -> tuple[float, float]:
-    model = quick_model()
+def generation_rate(
+    device, shape, batch, mode, steps=32, repeats=2, kind="seeds-gee"
+) -> tuple[float, float]:
+    """Members per second (``steps`` None: the model's default sampler) and peak GiB."""
+    model = quick_model(kind)
     model = model.to(device).eval()
     if mode == "bf16+compile":
         model.network = torch.compile(model.network)
-    noise = torch.randn(batch, 4, *shape, device=device)
+    noise = torch.randn(model.noise_shape((batch, 4, *shape)), device=device)
     condition = (torch.randn(batch, 8, *shape, device=device), torch.ones(batch, device=device))
     cuda = device.startswith("cuda")
     autocast = torch.autocast(device.split(":")[0], dtype=torch.bfloat16, enabled=mode != "float32")
@@ -102,8 +105,10 @@ def generation_rate(device, shape, batch, mode, steps=32, repeats=2) -> tuple[fl
     return rate, peak
 
 
-def training_step_seconds(device: str, shape: tuple[int, int], batch: int, steps: int) -> float:
-    model = quick_model()
+def training_step_seconds(
+    device: str, shape: tuple[int, int], batch: int, steps: int, kind: str = "seeds-gee"
+) -> float:
+    model = quick_model(kind)
     model = model.to(device).train()
     optimiser = torch.optim.AdamW(model.parameters(), lr=1e-4)
     target = torch.randn(batch, 4, *shape, device=device)

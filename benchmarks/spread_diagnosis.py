@@ -3,9 +3,10 @@
     scripts/in-env python benchmarks/spread_diagnosis.py --checkpoint runs/vae/k2/checkpoint \
         --source perfect/world-operational.zarr --ensemble runs/vae/k2/eval/ensemble.zarr
 
-1. In the network's own units (the standardised anomalies of the seeds' residual,
-   unweighted over the grid): spread-skill of members drawn for K = 2 seeds against
-   held-out operational members 20-30, for a few seed pairs, per lead and variable.
+1. In the units the network is trained in (standardised anomalies, unweighted over the
+   grid; the residual scale is one number per lead and variable, so it cancels):
+   spread-skill of members drawn for K = 2 seeds against held-out operational members
+   20-30, for a few seed pairs, per lead and variable.
 2. In physical units: spread / RMSE of the ensemble mean of ``--ensemble`` (a
    ``seeds_world.py`` output) against operational member 30, by band of 4 latitude rows,
    for z500; the physics members 0-29 next to it.
@@ -20,38 +21,44 @@ import numpy as np
 import torch
 
 from forecast.checkpoint import load_checkpoint
+from forecast.generate import generate_init
 from forecast.reference_ensembles import held_out
-from forecast.samples import AnomalyEnsemble, seed_condition
+from forecast.samples import AnomalyEnsemble
 from pipelines.store import open_complete
 
 INITS = [0, 2, 4, 6, 8, 10, 12, 14]
 
 
 def network_units(checkpoint: Path, source: Path, pairs: list[list[int]], members: int) -> None:
-    model, _ = load_checkpoint(checkpoint)
+    model, trained = load_checkpoint(checkpoint)
     model.eval()
     ensemble = AnomalyEnsemble.load(source)
-    scale = ensemble.member_spread()
+    leads = [1, 3, 5, 10]
+    days = ensemble.lead_days[leads]
+    scale = trained.residual_scale.at(days)
     generator = torch.Generator().manual_seed(0)
-    print("spread-skill in the network's units against members 20-30, per variable")
+    print("spread-skill in standardised anomalies against members 20-30, per variable")
     for pair in pairs:
-        for lead in (1, 3, 5, 10):
-            variance = error = 0.0
-            for init in INITS:
-                pool = ensemble.members(init, lead)
-                condition = seed_condition(torch.from_numpy(pool[pair])[None])
-                noise = torch.randn(
-                    model.noise_shape((members, *pool.shape[1:])), generator=generator
+        variance = error = 0.0
+        for init in INITS:
+            pool = np.stack([ensemble.members(init, j) for j in leads])  # (lead, member, ...)
+            with torch.inference_mode():
+                drawn = generate_init(  # (lead, member, var, lat, lon)
+                    model,
+                    pool[:, pair],
+                    days,
+                    members,
+                    steps=None,
+                    batch_size=64,
+                    generator=generator,
+                    scale=scale,
                 )
-                days = torch.full((members,), float(ensemble.lead_days[lead]))
-                with torch.no_grad():
-                    drawn = model.sample(noise, (condition.expand(members, -1, -1, -1), days))
-                for held in range(20, 31):
-                    target = (pool[held] - pool[pair].mean(0)) / scale[lead][:, None, None]
-                    variance = variance + drawn.var(0).mean((1, 2))
-                    error = error + ((drawn.mean(0) - torch.from_numpy(target)) ** 2).mean((1, 2))
-            ratio = torch.sqrt(variance / error * (members + 1) / members)
-            print(f"  seeds {pair}, day {ensemble.lead_days[lead]:g}: {np.round(ratio.numpy(), 2)}")
+            variance = variance + drawn.var(1, ddof=1).mean((2, 3))
+            held = pool[:, 20:31]
+            error = error + ((drawn.mean(1, keepdims=True) - held) ** 2).mean((1, 3, 4))
+        ratio = np.sqrt(variance / error * (members + 1) / members)
+        for k, day in enumerate(days):
+            print(f"  seeds {pair}, day {day:g}: {np.round(ratio[k], 2)}")
 
 
 def latitude_bands(source: Path, generated: Path) -> None:

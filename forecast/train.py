@@ -90,7 +90,9 @@ def budget_config(model: str, budget: str, **overrides) -> TrainConfig:
         raise ConfigError(f"budget must be one of {sorted(BUDGETS)}, got {budget!r}")
     settings = dict(BUDGETS[budget])
     # a VAE decodes several members per condition: as many network passes per sample
-    divisor = model_kind(model).batch_divisor(Architecture())
+    divisor = model_kind(model).batch_divisor(
+        Architecture(vae=overrides.get("vae") or VAESettings())
+    )
     settings["batch_size"] = max(1, settings["batch_size"] // divisor)
     settings.update({k: v for k, v in overrides.items() if v is not None})
     settings.setdefault("warmup", min(100, max(1, settings["steps"] // 10)))

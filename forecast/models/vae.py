@@ -118,8 +118,11 @@ def ensemble_crps_loss(
     """
     if estimator != "almost-fair":
         return crps_ensemble(members, target, estimator).mean()
-    fair = crps_ensemble(members, target, "fair").mean()
-    return alpha * fair + (1 - alpha) * crps_ensemble(members, target, "nrg").mean()
+    # one sort: with P the pairwise term, fair = E|x - y| - P / (M (M - 1)) and
+    # nrg = E|x - y| - P / M^2, so nrg - fair = (E|x - y| - fair) / M
+    fair = crps_ensemble(members, target, "fair")
+    absolute = (members - target[..., None]).abs().mean(-1)
+    return (fair + (1 - alpha) * (absolute - fair) / members.shape[-1]).mean()
 
 
 def gaussian_kl(
