@@ -20,16 +20,26 @@ mkdir -p runs && sed 's/model_error: true/model_error: false/' data_catalog.yaml
 forecast prepare world --catalog runs/perfect.yaml --out runs/vae/perfect
 forecast prepare world --out runs/vae/me
 B="python benchmarks/vae_calibration.py"
-$B --data runs/vae/perfect --draws posterior --estimator fair --out runs/vae/posterior
-$B --data runs/vae/perfect --estimator fair --out runs/vae/prior-fair
-$B --data runs/vae/perfect --out runs/vae/prior
-$B --data runs/vae/perfect --draws both --estimator fair --out runs/vae/both
-$B --data runs/vae/perfect --k-range 2,2 --estimator fair --out runs/vae/k2
-$B --data runs/vae/perfect --latent-samples 8 --estimator fair --out runs/vae/s8
-$B --data runs/vae/me --truth-fraction 1 --out runs/vae/me-tf1
-$B --data runs/vae/me --truth-fraction 1 --estimator fair --out runs/vae/me-tf1-fair
-$B --data runs/vae/me --model seeds-gpp --out runs/vae/me-gpp
+$B --data runs/vae/perfect --draws posterior --estimator fair --out runs/vae/posterior --context none --attention-levels 0
+$B --data runs/vae/perfect --estimator fair --out runs/vae/prior-fair --context none --attention-levels 0
+$B --data runs/vae/perfect --out runs/vae/prior --context none --attention-levels 0
+$B --data runs/vae/perfect --draws both --estimator fair --out runs/vae/both --context none --attention-levels 0
+$B --data runs/vae/perfect --k-range 2,2 --estimator fair --out runs/vae/k2 --context none --attention-levels 0
+$B --data runs/vae/perfect --latent-samples 8 --estimator fair --out runs/vae/s8 --context none --attention-levels 0
+$B --data runs/vae/me --truth-fraction 1 --out runs/vae/me-tf1 --context none --attention-levels 0
+$B --data runs/vae/me --truth-fraction 1 --estimator fair --out runs/vae/me-tf1-fair --context none --attention-levels 0
+$B --data runs/vae/me --model seeds-gpp --out runs/vae/me-gpp --context none --attention-levels 0
 python benchmarks/member_cost.py
+# the network with context and attention (RESULTS "Context and global attention")
+$B --data runs/vae/perfect --model seeds-gee --out runs/net/gee
+for K in 1 4 8; do
+  python benchmarks/seeds_world.py --checkpoint runs/net/gee/checkpoint --source runs/vae/perfect/world-operational.zarr \
+      --inits 0,2,4,6,8,10,12,14 --seeds $K --per-variable --out runs/net/gee/evalK$K
+done
+$B --data runs/vae/perfect --model seeds-gee --context none --out runs/net/gee-attention-only
+$B --data runs/vae/perfect --model seeds-gee --attention-levels 0 --out runs/net/gee-context-only
+$B --data runs/vae/perfect --out runs/net/vae
+python benchmarks/network_memory.py --budget full --grid 181x360
 python benchmarks/spread_diagnosis.py --checkpoint runs/vae/k2/checkpoint \
     --source runs/vae/perfect/world-operational.zarr --ensemble runs/vae/k2/eval/ensemble.zarr
 # the sampler and throughput studies on the checkpoint and stores of `forecast run`

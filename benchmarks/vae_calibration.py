@@ -23,6 +23,8 @@ from pathlib import Path
 
 from seeds_world import LEADS_H, evaluate
 
+from forecast.context import parse_context
+from forecast.diffusion import EDMConfig
 from forecast.registry import VAESettings
 from forecast.train import budget_config, train
 
@@ -44,6 +46,18 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=None, help="default: the quick budget's")
     parser.add_argument("--truth-fraction", type=float, default=None)
     parser.add_argument(
+        "--context", default=None, help="the network's context fields (default: all; none)"
+    )
+    parser.add_argument(
+        "--attention-levels", type=int, default=None, help="default: the quick budget's"
+    )
+    parser.add_argument(
+        "--p-mean",
+        type=float,
+        default=None,
+        help="diffusion models: mean of ln(sigma) in training (default: EDMConfig's)",
+    )
+    parser.add_argument(
         "--k-range", default="1,4", help="seed counts drawn in training, LOW,HIGH (default 1,4)"
     )
     parser.add_argument("--inits", default="0,2,4,6,8,10,12,14")
@@ -58,9 +72,17 @@ def main() -> None:
         beta=args.beta,
     )
     k_range = tuple(int(k) for k in args.k_range.split(","))
-    overrides = {"steps": args.steps, "truth_fraction": args.truth_fraction, "k_range": k_range}
+    overrides = {
+        "steps": args.steps,
+        "truth_fraction": args.truth_fraction,
+        "k_range": k_range,
+        "context": parse_context(args.context),
+        "attention_levels": args.attention_levels,
+    }
     if args.model == "vae-crps":  # 16 decoder passes per step: 16 / latent_samples conditions
         overrides["vae"] = vae
+    elif args.p_mean is not None:
+        overrides["edm"] = EDMConfig(p_mean=args.p_mean)
     config = budget_config(args.model, "quick", **overrides)
     checkpoint = args.out / "checkpoint"
     start = time.perf_counter()

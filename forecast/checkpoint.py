@@ -4,7 +4,8 @@ A checkpoint is a folder:
 
 - ``model.safetensors``: the EMA weights (what generation uses);
 - ``config.json``: a :class:`Checkpoint` (kind, variables, grid coordinates, residual
-  scale, architecture, sampler, training step and settings, provenance);
+  scale, architecture, sampler, the context fields it takes, training step and settings,
+  provenance);
 - ``state.pt`` and ``losses.json``: written by training, for resuming (see
   :mod:`forecast.train`).
 
@@ -27,10 +28,11 @@ from safetensors.torch import load_file, save_file
 from pipelines.errors import DataError, describe
 from pipelines.store import write_json_atomic
 
+from .context import parse_context
 from .registry import REGISTRY, ModelKind, Sampler
 from .samples import ResidualScale
 
-CHECKPOINT_VERSION = 2
+CHECKPOINT_VERSION = 3  # 3: context fields
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,9 @@ class Checkpoint:
     parameters: int = 0
     training: dict[str, Any] = field(default_factory=dict)  # TrainConfig, for the record
     data: str = ""  # the store it was trained on
+    # the forecast.context fields the network takes after the seed statistics (none before 3)
+    context: tuple[str, ...] = ()
+    static: tuple[str, ...] = ()  # the static fields of the context, in channel order
     version: int = CHECKPOINT_VERSION
 
     @property
@@ -86,6 +91,8 @@ class Checkpoint:
             parameters=int(raw.get("parameters", 0)),
             training=dict(raw.get("training", {})),
             data=str(raw.get("data", "")),
+            context=parse_context(raw.get("context", ())),
+            static=tuple(str(name) for name in raw.get("static", ())),
         )
 
 

@@ -26,9 +26,10 @@ from pipelines.leads import lead_indices
 from pipelines.store import fingerprint, write_store
 
 from .checkpoint import load_checkpoint
+from .context import context_fields
 from .distributed import torch_ranks
 from .registry import GenerativeModel, Sampler
-from .samples import StreamedEnsemble, seed_condition
+from .samples import StreamedEnsemble, seed_condition, static_array
 
 
 def generate_init(
@@ -43,9 +44,11 @@ def generate_init(
     scale: np.ndarray,
     device: str = "cpu",
     algorithm: str | None = None,
+    context: np.ndarray | None = None,
 ) -> np.ndarray:
     """Anomalies (lead, member, var, lat, lon) for one init time from the seed members'
-    anomalies ``seed_fields`` (lead, K, var, lat, lon).
+    anomalies ``seed_fields`` (lead, K, var, lat, lon) and, for a model trained with
+    context, its fields (lead, C, lat, lon) (:func:`forecast.context.context_fields`).
 
     ``model`` is any registered model: the diffusion models integrate from noise, the VAE
     decodes it. It draws residuals r; a member is seed mean + ``scale`` (lead, var) * r.
@@ -53,7 +56,10 @@ def generate_init(
     each member's step noise from a generator of its own, seeded from ``generator``.
     """
     leads, _, n_vars, n_lat, n_lon = seed_fields.shape
-    condition_fields = seed_condition(torch.from_numpy(seed_fields)).to(device)  # (lead, 2V, H, W)
+    condition_fields = seed_condition(torch.from_numpy(seed_fields))  # (lead, 2V, H, W)
+    if context is not None:
+        condition_fields = torch.cat([condition_fields, torch.from_numpy(context)], dim=1)
+    condition_fields = condition_fields.to(device)
     jobs = [(j, m) for j in range(leads) for m in range(n_members)]
     out = np.empty((leads, n_members, n_vars, n_lat, n_lon), dtype=np.float32)
     # all starting noise drawn at once, so the members do not depend on the batch size
@@ -162,6 +168,7 @@ def generate(
     scale = trained.residual_scale.at(ensemble.lead_days[at_leads])
     chosen_sampler = trained.sampler.with_settings(sampler, steps)
     names = list(trained.variables)
+    static = static_array(ensemble.static, trained.static, str(source))
 
     def make_block(block_info=None) -> np.ndarray:
         i = chosen[block_info[None]["chunk-location"][0]]
@@ -169,6 +176,14 @@ def generate(
             int(np.random.SeedSequence([seed, i]).generate_state(1)[0])
         )
         seed_fields, mean, std = ensemble.seeds(i, at_leads, n_seeds)
+        context = context_fields(
+            trained.context,
+            ensemble.coords["lat"],
+            ensemble.coords["lon"],
+            np.array([ensemble.valid_time(i, j) for j in at_leads]),
+            std,
+            static,
+        )
         anomalies = generate_init(
             model,
             seed_fields,
@@ -180,6 +195,7 @@ def generate(
             generator=generator,
             scale=scale,
             device=device,
+            context=context,
         )  # (lead, member, var, lat, lon)
         physical = anomalies * std[:, None] + mean[:, None]
         return physical[None]  # (1, lead, member, var, lat, lon)

@@ -26,7 +26,7 @@ SAMPLERS = ("dpmsolver++", "sde-dpmsolver++")
 class GenerativeModel(Protocol):
     """What training and generation need of a model: a condition in, members out.
 
-    ``condition`` is (seed fields (B, 2V, H, W), lead time in days (B,)); members are
+    ``condition`` is (seed fields (B, 2V + context, H, W), lead time in days (B,)); members are
     residuals (B, V, H, W) in standardised units.
     """
 
@@ -79,6 +79,30 @@ class Architecture:
     multipliers: tuple[int, ...] = (1, 2, 2, 2)
     edm: EDMConfig = field(default_factory=_edm_config)
     vae: VAESettings = field(default_factory=VAESettings)
+    # the forecast.context fields the network is given beside the seed statistics
+    context: tuple[str, ...] = ()
+    static: tuple[str, ...] = ()  # the store's static fields, with the static context
+    blocks_per_level: int = 1
+    attention_levels: int = 1  # coarsest levels with global attention (see SphereUNet)
+    heads: int = 4
+    activation_checkpointing: bool = False
+
+    def condition_channels(self, n_vars: int) -> int:
+        """Seed mean and std per variable, then the context fields."""
+        from .context import context_channels
+
+        return 2 * n_vars + context_channels(self.context, n_vars, len(self.static))
+
+    def backbone(self) -> dict:
+        """The :class:`~forecast.models.unet.UNetConfig` settings of this architecture."""
+        return {
+            "width": self.width,
+            "multipliers": tuple(self.multipliers),
+            "blocks_per_level": self.blocks_per_level,
+            "attention_levels": self.attention_levels,
+            "heads": self.heads,
+            "activation_checkpointing": self.activation_checkpointing,
+        }
 
 
 @dataclass(frozen=True)
@@ -141,10 +165,9 @@ def _build_diffusion(n_vars: int, architecture: Architecture) -> tuple[torch.nn.
 
     unet = UNetConfig(
         in_channels=n_vars,
-        cond_channels=2 * n_vars,
+        cond_channels=architecture.condition_channels(n_vars),
         out_channels=n_vars,
-        width=architecture.width,
-        multipliers=tuple(architecture.multipliers),
+        **architecture.backbone(),
     )
     model = EDMPreconditioner(SphereUNet(unet), architecture.edm)
     return model, {"unet": unet.as_dict(), "edm": asdict(architecture.edm)}
@@ -163,9 +186,8 @@ def _build_vae(n_vars: int, architecture: Architecture) -> tuple[torch.nn.Module
 
     vae = VAEConfig(
         variables=n_vars,
-        cond_channels=2 * n_vars,
-        width=architecture.width,
-        multipliers=tuple(architecture.multipliers),
+        cond_channels=architecture.condition_channels(n_vars),
+        **architecture.backbone(),
         **asdict(architecture.vae),
     )
     return ConditionalVAE(vae), {"vae": vae.as_dict()}

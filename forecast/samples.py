@@ -5,6 +5,7 @@ day-of-year climatology of the store's reanalysis at each valid time. A sample i
 
 - ``condition``: per variable the mean and the standard deviation of K seed members
   (K drawn from ``k_range`` per sample; std 0 when K = 1), so one network serves any K;
+  then the :mod:`forecast.context` fields of its valid time (position, time, climatology);
 - ``lead``: lead time in days;
 - ``target``: another member of the same ensemble (SEEDS-GEE) or, with probability
   ``truth_fraction``, the reanalysis at valid time (SEEDS-GPP), as a *residual*:
@@ -33,6 +34,8 @@ from pipelines.errors import DataError
 from pipelines.leads import lead_days
 from pipelines.store import open_complete
 
+from .context import context_fields
+
 
 @dataclass
 class AnomalyEnsemble:
@@ -44,6 +47,7 @@ class AnomalyEnsemble:
     std: np.ndarray
     variables: list[str]
     coords: dict[str, np.ndarray]
+    static: dict[str, np.ndarray] | None = None  # the store's /static fields (lat, lon)
 
     @classmethod
     def load(cls, store: str | Path, variables: list[str] | None = None) -> AnomalyEnsemble:
@@ -64,11 +68,15 @@ class AnomalyEnsemble:
             std.astype(np.float32),
             names,
             coords,
+            read_static(store),
         )
 
     @property
     def lead_days(self) -> np.ndarray:
         return lead_days(self.coords["lead_time"]).astype(np.float32)
+
+    def valid_time(self, init: int, lead: int) -> np.datetime64:
+        return valid_time_of(self.coords, init, lead)
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -86,6 +94,10 @@ class AnomalyEnsemble:
     def truth_at(self, init: int, lead: int) -> np.ndarray:
         """(var, lat, lon): the reanalysis at the forecast's valid time, as anomalies."""
         return self.truth[init, lead]
+
+    def climatological_std(self, init: int, lead: int) -> np.ndarray:
+        """(var, lat, lon): the climatological std at the forecast's valid time."""
+        return self.std[init, lead]
 
     def member_spread(self) -> np.ndarray:
         """(lead, var): rms of member minus ensemble mean over inits (:func:`spread_inits`),
@@ -130,6 +142,7 @@ class StreamedEnsemble:
         self._opened: tuple[int, xr.Dataset, xr.Dataset, xr.Dataset | None] | None = None
         self._last_climatology: tuple[tuple, tuple[np.ndarray, np.ndarray]] | None = None
         self.variables = variables  # None: all of them, sorted (resolved by the first open)
+        self.static = read_static(store)
         data, _, _ = self._groups()
         self.coords = {
             name: data[name].values for name in ("init_time", "lead_time", "member", "lat", "lon")
@@ -167,6 +180,9 @@ class StreamedEnsemble:
     def lead_days(self) -> np.ndarray:
         return lead_days(self.coords["lead_time"]).astype(np.float32)
 
+    def valid_time(self, init: int, lead: int) -> np.datetime64:
+        return valid_time_of(self.coords, init, lead)
+
     def _read(self, group: xr.Dataset, **where) -> xr.Dataset:
         """The variables of ``group`` at ``where`` (positions), read in one computation."""
         return group[self.variables].isel(where).load()
@@ -198,6 +214,9 @@ class StreamedEnsemble:
         anomalies, mean, std = _anomalies(part, self.variables, self._climatology(init, leads))
         return tuple(a[0].astype(np.float32) for a in (anomalies, mean, std))
 
+    def climatological_std(self, init: int, lead: int) -> np.ndarray:
+        return self._climatology(init, [lead])[1][0, 0]
+
     def truth_at(self, init: int, lead: int) -> np.ndarray:
         _, _, truth = self._groups()
         if truth is None:
@@ -217,6 +236,35 @@ class StreamedEnsemble:
             return _anomalies(part, self.variables, at)[0]
 
         return _member_spread(map(anomalies, spread_inits(self.shape[0])), self.shape[2])
+
+
+def read_static(store: str | Path) -> dict[str, np.ndarray] | None:
+    """The store's static fields (name -> (lat, lon) float32, in stored order), None if it
+    has none."""
+    if not Path(store, "static").exists():
+        return None
+    static = open_complete(store, "static")
+    return {str(name): static[name].transpose("lat", "lon").values for name in static.data_vars}
+
+
+def static_array(
+    static: dict[str, np.ndarray] | None, names: tuple[str, ...], source: str | None = None
+) -> np.ndarray | None:
+    """(S, lat, lon): the fields ``names`` of ``static`` (None for none); a DataError names
+    missing ones (and the store ``source``)."""
+    missing = [n for n in names if n not in (static or {})]
+    if missing:
+        raise DataError(
+            f"has no static fields {missing} (the model was trained with them; add them to "
+            "the entry's 'static' in the catalog and prepare it again)",
+            source,
+        )
+    return np.stack([static[n] for n in names]) if names else None
+
+
+def valid_time_of(coords: dict[str, np.ndarray], init: int, lead: int) -> np.datetime64:
+    """The valid time of init time ``init`` at lead ``lead`` (indices)."""
+    return coords["init_time"][init] + coords["lead_time"][lead]
 
 
 # the member spread is estimated from at most this many init times, evenly spaced: a
@@ -310,7 +358,10 @@ class SeedsSamples(torch.utils.data.Dataset):
         truth_fraction: float = 0.0,
         seed: int = 0,
         skip_lead_zero: bool = True,
+        context: tuple[str, ...] = (),
     ) -> None:
+        """``context``: the :mod:`forecast.context` fields appended to the condition; with
+        ``static``, every field of the store's /static group (:attr:`static_names`)."""
         inits, leads, members = ensemble.shape
         if members < 2:
             raise DataError("training needs at least 2 members per forecast (K seeds + 1 target)")
@@ -320,10 +371,29 @@ class SeedsSamples(torch.utils.data.Dataset):
         self.k_low, self.k_high = k_range[0], min(k_range[1], members - 1)
         self.truth_fraction = truth_fraction
         self.seed = seed
+        self.context = context
+        # the static fields, in the store's order
+        self.static_names = tuple(ensemble.static or ()) if "static" in context else ()
+        self._static = static_array(ensemble.static, self.static_names)
         self.scale = ensemble.member_spread()  # (lead, var): s of the residual targets
         first_lead = 1 if skip_lead_zero and leads > 1 else 0
         self.pairs = [(i, j) for i in range(inits) for j in range(first_lead, leads)]
         self.epoch = 0
+
+    def context_at(self, init: int, lead: int) -> torch.Tensor:
+        """(C, H, W): the :mod:`forecast.context` fields of forecast (init, lead)."""
+        ensemble = self.ensemble
+        fields = context_fields(
+            self.context,
+            ensemble.coords["lat"],
+            ensemble.coords["lon"],
+            np.array([ensemble.valid_time(init, lead)]),
+            ensemble.climatological_std(init, lead)[None]
+            if "climatology" in self.context
+            else None,
+            self._static,
+        )
+        return torch.from_numpy(fields[0])
 
     def residual_scale(self) -> ResidualScale:
         """The targets' s(lead, var), for generation to undo."""
@@ -348,7 +418,7 @@ class SeedsSamples(torch.utils.data.Dataset):
             target = pool[chosen[k]]
         residual = (target - pool[chosen[:k]].mean(axis=0)) / self.scale[j][:, None, None]
         return {
-            "condition": seed_condition(seeds[None])[0],
+            "condition": torch.cat([seed_condition(seeds[None])[0], self.context_at(i, j)]),
             "lead": torch.tensor(self.ensemble.lead_days[j]),
             "target": torch.from_numpy(np.ascontiguousarray(residual, dtype=np.float32)),
         }

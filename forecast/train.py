@@ -31,6 +31,7 @@ from pipelines.errors import ConfigError
 from pipelines.store import write_json_atomic
 
 from .checkpoint import Checkpoint, save_checkpoint
+from .context import DEFAULT_CONTEXT
 from .diffusion import EDMConfig
 from .distributed import torch_ranks
 from .models import parameter_count
@@ -39,12 +40,21 @@ from .samples import AnomalyEnsemble, SeedsSamples, StreamedEnsemble
 
 BUDGETS: dict[str, dict] = {  # TrainConfig settings per budget
     # seconds: for tests on the tiny world
-    "tiny": {"steps": 30, "batch_size": 8, "width": 8, "multipliers": (1, 2)},
-    # a few minutes on a 2-core CPU for the 32x64 world; four levels (down to 4x8) are
-    # cheaper per step than three and see the whole hemisphere
+    "tiny": {"steps": 30, "batch_size": 8, "width": 8, "multipliers": (1, 2), "heads": 2},
+    # a few minutes on a 2-core CPU for the 32x64 world; four levels (down to 4x8), global
+    # attention at the coarsest
     "quick": {"steps": 900, "batch_size": 16, "width": 24, "multipliers": (1, 2, 2, 2)},
-    # hours on a CPU, minutes on a GPU
-    "full": {"steps": 20000, "batch_size": 32, "width": 64, "multipliers": (1, 2, 2, 2)},
+    # a GPU's: tens of millions of parameters, attention at the two coarsest levels
+    # (global up to 8192 points, axial beyond: 0.25 degree's 91 x 180 coarsest grid)
+    "full": {
+        "steps": 20000,
+        "batch_size": 32,
+        "width": 128,
+        "multipliers": (1, 2, 2, 4),
+        "blocks_per_level": 2,
+        "attention_levels": 2,
+        "heads": 8,
+    },
 }
 
 
@@ -61,6 +71,11 @@ class TrainConfig:
     grad_clip: float = 1.0
     ema_decay: float = 0.995
     k_range: tuple[int, int] = (1, 4)
+    context: tuple[str, ...] = DEFAULT_CONTEXT  # forecast.context fields given the network
+    blocks_per_level: int = 1
+    attention_levels: int = 1
+    heads: int = 4
+    activation_checkpointing: bool = False
     # share of targets taken from the reanalysis (SEEDS-GPP, VAE-CRPS); None: the model's
     # default, 1 for SEEDS-GPP (1.0 beat 0.5 on the world with model error: z500 CRPS
     # 0.57-0.76 of the physics ensemble's vs 0.99-1.05; benchmarks/RESULTS.md, "SEEDS-GPP:
@@ -80,7 +95,15 @@ class TrainConfig:
     @property
     def architecture(self) -> Architecture:
         return Architecture(
-            width=self.width, multipliers=tuple(self.multipliers), edm=self.edm, vae=self.vae
+            width=self.width,
+            multipliers=tuple(self.multipliers),
+            edm=self.edm,
+            vae=self.vae,
+            context=tuple(self.context),
+            blocks_per_level=self.blocks_per_level,
+            attention_levels=self.attention_levels,
+            heads=self.heads,
+            activation_checkpointing=self.activation_checkpointing,
         )
 
 
@@ -161,9 +184,15 @@ def train(
     kind = model_kind(config.model)
     config = replace(config, truth_fraction=_truth_fraction(config))
     samples = SeedsSamples(
-        ensemble, k_range=config.k_range, truth_fraction=config.truth_fraction, seed=config.seed
+        ensemble,
+        k_range=config.k_range,
+        truth_fraction=config.truth_fraction,
+        seed=config.seed,
+        context=tuple(config.context),
     )
-    model, architecture = kind.build(len(ensemble.variables), config.architecture)
+    model, architecture = kind.build(
+        len(ensemble.variables), replace(config.architecture, static=samples.static_names)
+    )
     model = model.to(device)
     ema = copy.deepcopy(model).eval()
     optimiser = torch.optim.AdamW(
@@ -189,6 +218,8 @@ def train(
         parameters=parameter_count(model),
         training={k: v for k, v in asdict(config).items() if k not in ("edm", "vae")},
         data=str(store),
+        context=tuple(config.context),
+        static=samples.static_names,
     )
     # the noise of each process's share: its own stream, reproducible on resume
     generator = torch.Generator(device=device).manual_seed(

@@ -13,6 +13,9 @@ An entry needs only ``role``, ``format`` and ``path``::
       lead_times: [0h, 24h, 48h]
       time: {start: 2020-01-01, end: 2020-12-31}
       truth: era5                 # ensemble forecasts: the reanalysis to verify against
+      static:                     # optional: invariant maps, written to /static
+        orography: invariants/z.nc                  # a file's only 2-D variable
+        land_sea_mask: {path: invariants.grib, variable: lsm}
       options: {...}              # format-specific settings
 
 Relative paths are taken from the catalog file's folder. ``storage_options`` never hold
@@ -50,6 +53,7 @@ _KNOWN_KEYS = {
     "grid",
     "storage_options",
     "lag_window",
+    "static",
 }
 DEFAULT_CATALOG = Path(__file__).resolve().parent.parent / "data_catalog.yaml"
 
@@ -73,6 +77,8 @@ class Entry:
     description: str = ""
     storage_options: dict[str, Any] = field(default_factory=dict)
     lag_window: str | None = None
+    # name -> {"path": file, "variable": name or None} (see pipelines.static)
+    static: dict[str, dict[str, str | None]] = field(default_factory=dict)
 
     @property
     def is_remote(self) -> bool:
@@ -201,7 +207,36 @@ def _parse_entry(name: str, spec: Any, base: Path, source: str) -> Entry:
         description=str(spec.get("description", "")),
         storage_options=check_storage_options(spec.get("storage_options"), where),
         lag_window=_parse_lag_window(spec.get("lag_window"), role, where),
+        static=_parse_static(spec.get("static"), base, where),
     )
+
+
+def _parse_static(value: Any, base: Path, where: str) -> dict[str, dict[str, str | None]]:
+    """``static``: name -> path, or name -> {path, variable}; relative paths from ``base``."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ConfigError(
+            "static is a mapping of names to files, e.g. {orography: invariants/z.nc}", where
+        )
+    fields = {}
+    for name, spec in value.items():
+        spec = {"path": spec} if isinstance(spec, str) else spec
+        if (
+            not isinstance(name, str)
+            or not name.isidentifier()
+            or not isinstance(spec, dict)
+            or not isinstance(spec.get("path"), str)
+            or set(spec) - {"path", "variable"}
+        ):
+            raise ConfigError(
+                f"static field {name!r}: give a file, or {{path: FILE, variable: NAME}}", where
+            )
+        path = spec["path"]
+        if "://" not in path and not os.path.isabs(path):
+            path = str(base / path)
+        fields[name] = {"path": path, "variable": spec.get("variable")}
+    return fields
 
 
 def _parse_lag_window(value: Any, role: str, where: str) -> str | None:

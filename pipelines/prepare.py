@@ -7,6 +7,7 @@ Store layout (zarr v3, one store per entry)::
                        or ensemble forecast (init_time, lead_time, member, lat, lon)
         /truth         forecasts only: the reanalysis at valid time (init_time, lead_time, lat, lon)
         /climatology   day-of-year mean and std of the reanalysis (statistic, dayofyear, lat, lon)
+        /static        the static fields the catalog names (orography, land-sea mask...), (lat, lon)
         /stats         area-weighted mean and std per variable (statistic,)
 
 The climatology and the statistics are computed in one pass over the reanalysis after the
@@ -35,6 +36,7 @@ from .errors import ConfigError, DataError
 from .grid import regular_grid
 from .readers import open_entry
 from .regrid import regrid_conservative
+from .static import static_fields
 from .store import fingerprint, load_together, write_store
 
 log = logging.getLogger(__name__)
@@ -57,8 +59,13 @@ def build(
     resolution = resolution if resolution is not None else entry.grid
     data = _on_grid(open_entry(entry, progress), resolution)
     variables = list(data.data_vars)
+    static = (
+        {"static": static_fields(entry.static, data["lat"].values, data["lon"].values, entry.name)}
+        if entry.static
+        else {}
+    )
     if entry.role == "reanalysis":
-        return {"": data}, lambda stored: stored[variables]
+        return {"": data, **static}, lambda stored: stored[variables]
     if entry.truth is None:
         raise ConfigError(
             "an ensemble forecast needs 'truth: <reanalysis entry>' in the catalog to be prepared "
@@ -81,7 +88,7 @@ def build(
         # regridding onto a grid the user chose with --grid goes without saying
         notice=print if progress and resolution is None else None,
     )
-    groups = {"": data, "truth": truth}
+    groups = {"": data, "truth": truth, **static}
     return groups, lambda stored: reanalysis
 
 

@@ -14,7 +14,8 @@ HELP = "train a generative ensemble model on a prepared forecast store"
 DESCRIPTION = (
     "Train one of the models on a prepared forecast store: "
     + "; ".join(f"{kind.display_name} ({kind.description})" for kind in REGISTRY.values())
-    + ". The diffusion models are EDM with a spherical UNet. AdamW, cosine learning rate, "
+    + ". The diffusion models are EDM with a spherical UNet with global attention at its "
+    "coarse levels, given the seeds' mean and spread and context fields. AdamW, cosine learning rate, "
     "EMA, gradient clipping, bf16 on CUDA. Writes OUT/model.safetensors and "
     "OUT/config.json; run again to resume."
 )
@@ -52,6 +53,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "instead of an ensemble member, which makes the model a post-processor (default: 1 "
         "for seeds-gpp, the best on the world; 0 for vae-crps, an emulator)",
     )
+    parser.add_argument(
+        "--context",
+        default=None,
+        metavar="NAMES",
+        help="fields the network is given beside the seeds' mean and spread, comma-separated: "
+        "position (the point on the sphere), time (year progress and local solar time at "
+        "valid time), climatology (the climatological spread there), static (the store's static "
+        "fields: orography, land-sea mask, named in the catalog), or none (default: all)",
+    )
+    parser.add_argument(
+        "--activation-checkpointing",
+        action="store_true",
+        help="recompute activations in the backward pass: less memory for more time "
+        "(large grids on a GPU)",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
         "--read",
@@ -73,6 +89,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..context import parse_context
     from ..train import budget_config, train
 
     config = budget_config(
@@ -82,6 +99,8 @@ def run(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         seed=args.seed,
         truth_fraction=args.truth_fraction,
+        context=parse_context(args.context),
+        activation_checkpointing=args.activation_checkpointing or None,
     )
     data = args.data or DEFAULT_OUT / "world-reforecast.zarr"
     out = args.out or Path("runs") / args.model

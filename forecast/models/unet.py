@@ -1,13 +1,22 @@
-"""A small UNet on the sphere, conditioned on noise level and lead time.
+"""A UNet on the sphere with global attention at its coarse levels, conditioned on noise
+level and lead time.
 
 Input: the (preconditioned) noisy target channels concatenated with conditioning
-fields (seed-ensemble statistics, climatology); scalars (noise level, lead time) enter
+fields (seed-ensemble statistics and the :mod:`forecast.context` fields: position, time,
+climatology); scalars (noise level, lead time) enter
 through sinusoidal embeddings (diffusers' ``Timesteps`` and ``TimestepEmbedding``) that
 scale and shift every residual block (FiLM). All convolutions are
 :class:`~forecast.models.sphere.SphereConv2d`; resolution is halved by 2x2 average
 pooling made shape-aware (:func:`~forecast.models.sphere.sphere_downsample`: odd sizes
 gain a row across the pole or a column across the date line), so any grid of at least
 2^(levels - 1) points each way goes through and comes out the same shape.
+
+Convolutions alone see a few dozen cells, less than one weather system at 1 degree. At the
+``attention_levels`` coarsest levels (and the middle) the residual blocks are followed by
+multi-head self-attention (:class:`SphereAttention`) over all points of that grid, so one layer
+reaches across the globe at any resolution (SEEDS used axial attention for the same
+reason: Li et al. 2024, Sci. Adv. 10, eadk4489); above ``max_tokens`` points it is axial
+(along each latitude row, then each meridian) so memory stays linear in the grid.
 """
 
 from __future__ import annotations
@@ -16,6 +25,7 @@ from dataclasses import asdict, dataclass
 
 import torch
 import torch.nn.functional as F
+import torch.utils.checkpoint
 from diffusers.models.embeddings import TimestepEmbedding, Timesteps
 
 from .sphere import SphereConv2d, check_grid, sphere_downsample, upsample_to
@@ -30,6 +40,12 @@ class UNetConfig:
     multipliers: tuple[int, ...] = (1, 2, 2)
     blocks_per_level: int = 1
     embedding: int = 128
+    # 0 for checkpoints made before attention: what a missing key means
+    attention_levels: int = 0
+    heads: int = 4
+    max_tokens: int = 8192  # global attention up to this many points, axial beyond
+    # recompute each block's activations in the backward pass: memory for time
+    activation_checkpointing: bool = False
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -57,6 +73,50 @@ class ResidualBlock(torch.nn.Module):
         return self.skip(x) + h
 
 
+class SphereAttention(torch.nn.Module):
+    """x + W_o MHA(GroupNorm(x)) over the points of a (B, C, H, W) grid.
+
+    Global: every point attends to every other (H W tokens), through torch's
+    scaled-dot-product attention (flash or memory-efficient kernels on a GPU). Above
+    ``max_tokens`` points, axial: each latitude row attends along itself, then each
+    meridian, with the same projections: two layers reach everywhere at O(H W (H + W))
+    cost. Starts as the identity (zero output projection), as the UNet's head does.
+    """
+
+    def __init__(self, channels: int, heads: int, max_tokens: int) -> None:
+        super().__init__()
+        if channels % heads:
+            raise ValueError(f"{channels} channels do not split into {heads} heads")
+        self.heads, self.max_tokens = heads, max_tokens
+        self.norm = torch.nn.GroupNorm(min(8, channels), channels)
+        self.qkv = torch.nn.Linear(channels, 3 * channels)
+        self.out = torch.nn.Linear(channels, channels)
+        torch.nn.init.zeros_(self.out.weight)
+        torch.nn.init.zeros_(self.out.bias)
+
+    def _attend(self, tokens: torch.Tensor) -> torch.Tensor:
+        """(N, L, C) -> (N, L, C): multi-head self-attention along L."""
+        n, length, channels = tokens.shape
+        q, k, v = self.qkv(tokens).reshape(n, length, 3, self.heads, -1).permute(2, 0, 3, 1, 4)
+        mixed = F.scaled_dot_product_attention(q, k, v)  # (N, heads, L, C / heads)
+        return self.out(mixed.transpose(1, 2).reshape(n, length, channels))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        batch, channels, height, width = x.shape
+        h = self.norm(x).permute(0, 2, 3, 1)  # (B, H, W, C)
+        if height * width <= self.max_tokens:
+            mixed = self._attend(h.reshape(batch, height * width, channels))
+            mixed = mixed.reshape(batch, height, width, channels)
+        else:
+            rows = self._attend(h.reshape(batch * height, width, channels))
+            h = h + rows.reshape(batch, height, width, channels)
+            columns = self._attend(h.transpose(1, 2).reshape(batch * width, height, channels))
+            mixed = rows.reshape(batch, height, width, channels) + columns.reshape(
+                batch, width, height, channels
+            ).transpose(1, 2)
+        return x + mixed.permute(0, 3, 1, 2)
+
+
 class SphereUNet(torch.nn.Module):
     """F(x, condition, c_noise) for :class:`forecast.diffusion.EDMPreconditioner`.
 
@@ -73,30 +133,51 @@ class SphereUNet(torch.nn.Module):
         self.embed = TimestepEmbedding(2 * emb, emb)
         self.stem = SphereConv2d(config.in_channels + config.cond_channels, width)
         channels = [width * m for m in config.multipliers]
+        levels = len(channels)
         self.down = torch.nn.ModuleList()
+        self.down_attention = torch.nn.ModuleList()
         current = width
-        for ch in channels:
+        for level, ch in enumerate(channels):
             blocks = torch.nn.ModuleList()
             for _ in range(config.blocks_per_level):
                 blocks.append(ResidualBlock(current, ch, emb))
                 current = ch
             self.down.append(blocks)
+            self.down_attention.append(self._attention(ch, levels - 1 - level))
         self.middle = ResidualBlock(current, current, emb)
+        self.middle_attention = self._attention(current, 0)
         self.up = torch.nn.ModuleList()
-        for ch in reversed(channels):
+        self.up_attention = torch.nn.ModuleList()
+        for level, ch in enumerate(reversed(channels)):
             blocks = torch.nn.ModuleList()
             for index in range(config.blocks_per_level):
                 blocks.append(ResidualBlock(current + (ch if index == 0 else 0), ch, emb))
                 current = ch
             self.up.append(blocks)
+            self.up_attention.append(self._attention(ch, level))
         self.head_norm = torch.nn.GroupNorm(min(8, current), current)
         self.head = SphereConv2d(current, config.out_channels)
         torch.nn.init.zeros_(self.head.weight)
         torch.nn.init.zeros_(self.head.bias)
 
+    def _attention(self, channels: int, depth_from_bottom: int) -> torch.nn.Module:
+        """Attention at the ``attention_levels`` coarsest levels, else nothing."""
+        config = self.config
+        if depth_from_bottom >= config.attention_levels:
+            return torch.nn.Identity()
+        return SphereAttention(channels, config.heads, config.max_tokens)
+
     @property
     def levels(self) -> int:
         return len(self.config.multipliers)
+
+    def _run(self, layer: torch.nn.Module, *inputs: torch.Tensor) -> torch.Tensor:
+        """``layer(*inputs)``, its activations recomputed in the backward pass when asked."""
+        if isinstance(layer, torch.nn.Identity):
+            return inputs[0]
+        if self.config.activation_checkpointing and self.training and torch.is_grad_enabled():
+            return torch.utils.checkpoint.checkpoint(layer, *inputs, use_reentrant=False)
+        return layer(*inputs)
 
     def forward(
         self, x: torch.Tensor, condition: tuple[torch.Tensor, torch.Tensor], c_noise: torch.Tensor
@@ -113,16 +194,18 @@ class SphereUNet(torch.nn.Module):
         skips = []
         for level, blocks in enumerate(self.down):
             for block in blocks:
-                h = block(h, embedding)
+                h = self._run(block, h, embedding)
+            h = self._run(self.down_attention[level], h)
             skips.append(h)
             if level < self.levels - 1:
                 h = sphere_downsample(h)
-        h = self.middle(h, embedding)
+        h = self._run(self.middle_attention, self._run(self.middle, h, embedding))
         for level, blocks in enumerate(self.up):
             skip = skips[-1 - level]
             if level > 0:
                 h = upsample_to(h, skip.shape[-2:])
             h = torch.cat([h, skip], dim=1)
             for block in blocks:
-                h = block(h, embedding)
+                h = self._run(block, h, embedding)
+            h = self._run(self.up_attention[level], h)
         return self.head(F.silu(self.head_norm(h)))

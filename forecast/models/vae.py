@@ -45,6 +45,11 @@ class VAEConfig:
     cond_channels: int
     width: int = 24
     multipliers: tuple[int, ...] = (1, 2, 2, 2)
+    # the decoder's UNet (see UNetConfig; 0 attention levels for checkpoints made before)
+    blocks_per_level: int = 1
+    attention_levels: int = 0
+    heads: int = 4
+    activation_checkpointing: bool = False
     latent_channels: int = 8
     latent_levels: int = 1  # the latent grid is the data grid coarsened 2^latent_levels times
     beta: float = 0.01
@@ -157,6 +162,10 @@ class ConditionalVAE(torch.nn.Module):
                 out_channels=config.variables,
                 width=config.width,
                 multipliers=config.multipliers,
+                blocks_per_level=config.blocks_per_level,
+                attention_levels=config.attention_levels,
+                heads=config.heads,
+                activation_checkpointing=config.activation_checkpointing,
             )
         )
 

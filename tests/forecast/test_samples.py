@@ -4,6 +4,13 @@ import numpy as np
 import pytest
 import torch
 
+from forecast.context import (
+    CONTEXTS,
+    climatology_fields,
+    context_channels,
+    position_fields,
+    time_fields,
+)
 from forecast.samples import (
     AnomalyEnsemble,
     SeedsSamples,
@@ -123,3 +130,24 @@ def test_a_store_whose_chunks_break_the_memory_bound_names_the_chunking(reforeca
     monkeypatch.setattr(forecast.samples, "MAX_CHUNK_BYTES_PER_READ", 1000)
     with pytest.raises(DataError, match=r"decodes \d+ MB of chunks .* --chunk-mb"):
         StreamedEnsemble(reforecast)
+
+
+def test_samples_carry_the_context_of_their_valid_time(reforecast):
+    whole = AnomalyEnsemble.load(reforecast)
+    streamed = StreamedEnsemble(reforecast, whole.variables)
+    n_vars = len(whole.variables)
+    a = SeedsSamples(whole, seed=3, context=CONTEXTS)
+    b = SeedsSamples(streamed, seed=3, context=CONTEXTS)
+    for index in (0, 7):
+        condition = a[index]["condition"]
+        assert condition.shape[0] == 2 * n_vars + context_channels(CONTEXTS, n_vars)
+        torch.testing.assert_close(condition, b[index]["condition"], rtol=0, atol=0)
+        i, j = a.pairs[index]
+        valid = whole.coords["init_time"][i] + whole.coords["lead_time"][j]
+        lat, lon = whole.coords["lat"], whole.coords["lon"]
+        context = condition[2 * n_vars :].numpy()
+        np.testing.assert_allclose(context[:3], position_fields(lat, lon), atol=1e-6)
+        np.testing.assert_allclose(context[3:7], time_fields(valid, lat, lon), atol=1e-6)
+        np.testing.assert_allclose(
+            context[7:], climatology_fields(whole.std[i, j]), rtol=1e-5, atol=1e-5
+        )
