@@ -28,17 +28,21 @@ $B --data runs/vae/perfect --k-range 2,2 --estimator fair --out runs/vae/k2 --co
 $B --data runs/vae/perfect --latent-samples 8 --estimator fair --out runs/vae/s8 --context none --attention-levels 0
 $B --data runs/vae/me --truth-fraction 1 --out runs/vae/me-tf1 --context none --attention-levels 0
 $B --data runs/vae/me --truth-fraction 1 --estimator fair --out runs/vae/me-tf1-fair --context none --attention-levels 0
-$B --data runs/vae/me --model seeds-gpp --out runs/vae/me-gpp --context none --attention-levels 0
+$B --data runs/vae/me --model seeds-gpp --out runs/vae/me-gpp --context none --attention-levels 0 --p-mean -1.2
 python benchmarks/member_cost.py
-# the network with context and attention (RESULTS "Context and global attention")
-$B --data runs/vae/perfect --model seeds-gee --out runs/net/gee
-for K in 1 4 8; do
-  python benchmarks/seeds_world.py --checkpoint runs/net/gee/checkpoint --source runs/vae/perfect/world-operational.zarr \
-      --inits 0,2,4,6,8,10,12,14 --seeds $K --per-variable --out runs/net/gee/evalK$K
-done
-$B --data runs/vae/perfect --model seeds-gee --context none --out runs/net/gee-attention-only
-$B --data runs/vae/perfect --model seeds-gee --attention-levels 0 --out runs/net/gee-context-only
+# the network: context, attention, noise levels (RESULTS "Context, global attention and the noise levels")
+$B --data runs/vae/perfect --model seeds-gee --context none --attention-levels 0 --p-mean -1.2 --out runs/net/before
+$B --data runs/vae/perfect --model seeds-gee --context none --p-mean -1.2 --out runs/net/attention-only
+$B --data runs/vae/perfect --model seeds-gee --attention-levels 0 --p-mean -1.2 --out runs/net/context-only
+$B --data runs/vae/perfect --model seeds-gee --p-mean -1.2 --out runs/net/both
+$B --data runs/vae/perfect --model seeds-gee --out runs/net/default
+$B --data runs/vae/perfect --model seeds-gee --p-mean 0.5 --out runs/net/pm0.5
+$B --data runs/vae/perfect --model seeds-gee --p-mean 1 --out runs/net/pm1
 $B --data runs/vae/perfect --out runs/net/vae
+for K in 1 4 8; do
+  python benchmarks/seeds_world.py --checkpoint runs/net/default/checkpoint --source runs/vae/perfect/world-operational.zarr \
+      --inits 0,2,4,6,8,10,12,14 --seeds $K --per-variable --out runs/net/default/evalK$K
+done
 python benchmarks/network_memory.py --budget full --grid 181x360
 python benchmarks/spread_diagnosis.py --checkpoint runs/vae/k2/checkpoint \
     --source runs/vae/perfect/world-operational.zarr --ensemble runs/vae/k2/eval/ensemble.zarr

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from forecast.checkpoint import load_checkpoint
-from forecast.generate import generate_init
+from forecast.generate import checkpoint_context, generate_init
 from forecast.reference_ensembles import held_out
 from forecast.samples import AnomalyEnsemble
 from pipelines.store import open_complete
@@ -52,6 +52,9 @@ def network_units(checkpoint: Path, source: Path, pairs: list[list[int]], member
                     batch_size=64,
                     generator=generator,
                     scale=scale,
+                    context=checkpoint_context(
+                        trained, ensemble, init, leads, ensemble.std[init, leads]
+                    ),
                 )
             variance = variance + drawn.var(1, ddof=1).mean((2, 3))
             held = pool[:, 20:31]

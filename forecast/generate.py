@@ -25,11 +25,16 @@ from pipelines.errors import ConfigError, DataError
 from pipelines.leads import lead_indices
 from pipelines.store import fingerprint, write_store
 
-from .checkpoint import load_checkpoint
-from .context import context_fields
+from .checkpoint import Checkpoint, load_checkpoint
 from .distributed import torch_ranks
 from .registry import GenerativeModel, Sampler
-from .samples import StreamedEnsemble, seed_condition, static_array
+from .samples import (
+    AnomalyEnsemble,
+    StreamedEnsemble,
+    context_of,
+    seed_condition,
+    static_array,
+)
 
 
 def generate_init(
@@ -103,6 +108,20 @@ def generate_init(
     return out
 
 
+def checkpoint_context(
+    trained: Checkpoint,
+    ensemble: StreamedEnsemble | AnomalyEnsemble,
+    init: int,
+    leads: list[int],
+    std: np.ndarray,
+) -> np.ndarray:
+    """The :mod:`forecast.context` fields (lead, C, lat, lon) the checkpoint's network takes
+    for init time ``init`` of ``ensemble`` at ``leads``, given the climatological std there
+    (lead, var, lat, lon)."""
+    static = static_array(ensemble.static, trained.static)
+    return context_of(ensemble, trained.context, init, leads, std, static)
+
+
 def default_batch_size(device: str | torch.device, points: int) -> int:
     """Samples per network call: 64 on a GPU; on a CPU about 65k grid points per call.
 
@@ -168,7 +187,7 @@ def generate(
     scale = trained.residual_scale.at(ensemble.lead_days[at_leads])
     chosen_sampler = trained.sampler.with_settings(sampler, steps)
     names = list(trained.variables)
-    static = static_array(ensemble.static, trained.static, str(source))
+    static_array(ensemble.static, trained.static, str(source))  # refused before any work
 
     def make_block(block_info=None) -> np.ndarray:
         i = chosen[block_info[None]["chunk-location"][0]]
@@ -176,14 +195,7 @@ def generate(
             int(np.random.SeedSequence([seed, i]).generate_state(1)[0])
         )
         seed_fields, mean, std = ensemble.seeds(i, at_leads, n_seeds)
-        context = context_fields(
-            trained.context,
-            ensemble.coords["lat"],
-            ensemble.coords["lon"],
-            np.array([ensemble.valid_time(i, j) for j in at_leads]),
-            std,
-            static,
-        )
+        context = checkpoint_context(trained, ensemble, i, at_leads, std)
         anomalies = generate_init(
             model,
             seed_fields,

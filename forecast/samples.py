@@ -5,7 +5,7 @@ day-of-year climatology of the store's reanalysis at each valid time. A sample i
 
 - ``condition``: per variable the mean and the standard deviation of K seed members
   (K drawn from ``k_range`` per sample; std 0 when K = 1), so one network serves any K;
-  then the :mod:`forecast.context` fields of its valid time (position, time, climatology);
+  then the :mod:`forecast.context` fields of its point, valid time and store;
 - ``lead``: lead time in days;
 - ``target``: another member of the same ensemble (SEEDS-GEE) or, with probability
   ``truth_fraction``, the reanalysis at valid time (SEEDS-GPP), as a *residual*:
@@ -262,6 +262,22 @@ def static_array(
     return np.stack([static[n] for n in names]) if names else None
 
 
+def context_of(
+    ensemble: AnomalyEnsemble | StreamedEnsemble,
+    context: tuple[str, ...],
+    init: int,
+    leads: list[int],
+    std: np.ndarray | None,
+    static: np.ndarray | None,
+) -> np.ndarray:
+    """(lead, C, lat, lon): the ``context`` fields of init time ``init`` of ``ensemble`` at
+    ``leads`` (indices), given the climatological std there (lead, var, lat, lon) and the
+    static fields (S, lat, lon)."""
+    valid_times = np.array([ensemble.valid_time(init, j) for j in leads])
+    lat, lon = ensemble.coords["lat"], ensemble.coords["lon"]
+    return context_fields(context, lat, lon, valid_times, std, static)
+
+
 def valid_time_of(coords: dict[str, np.ndarray], init: int, lead: int) -> np.datetime64:
     """The valid time of init time ``init`` at lead ``lead`` (indices)."""
     return coords["init_time"][init] + coords["lead_time"][lead]
@@ -382,17 +398,12 @@ class SeedsSamples(torch.utils.data.Dataset):
 
     def context_at(self, init: int, lead: int) -> torch.Tensor:
         """(C, H, W): the :mod:`forecast.context` fields of forecast (init, lead)."""
-        ensemble = self.ensemble
-        fields = context_fields(
-            self.context,
-            ensemble.coords["lat"],
-            ensemble.coords["lon"],
-            np.array([ensemble.valid_time(init, lead)]),
-            ensemble.climatological_std(init, lead)[None]
+        std = (
+            self.ensemble.climatological_std(init, lead)[None]
             if "climatology" in self.context
-            else None,
-            self._static,
+            else None
         )
+        fields = context_of(self.ensemble, self.context, init, [lead], std, self._static)
         return torch.from_numpy(fields[0])
 
     def residual_scale(self) -> ResidualScale:

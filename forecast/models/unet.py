@@ -3,7 +3,7 @@ level and lead time.
 
 Input: the (preconditioned) noisy target channels concatenated with conditioning
 fields (seed-ensemble statistics and the :mod:`forecast.context` fields: position, time,
-climatology); scalars (noise level, lead time) enter
+climatology, static fields); scalars (noise level, lead time) enter
 through sinusoidal embeddings (diffusers' ``Timesteps`` and ``TimestepEmbedding``) that
 scale and shift every residual block (FiLM). All convolutions are
 :class:`~forecast.models.sphere.SphereConv2d`; resolution is halved by 2x2 average
