@@ -40,6 +40,11 @@ def read_static_field(path: str, variable: str | None) -> xr.DataArray:
     variable), lat ascending, lon in [0, 360)."""
     engine = _engine(path)
     options = {"backend_kwargs": {"indexpath": ""}} if engine == "cfgrib" else {}
+    if "://" in path:
+        raise DataError(
+            "static fields are read from local files (one small map each): download it first",
+            path,
+        )
     if not Path(path).exists():
         raise DataError("no such static-field file (check 'static' in the catalog)", path)
     try:

@@ -138,3 +138,8 @@ def test_unusable_static_files_are_one_clear_error(sources):
         prepare_entry(
             "ens", load_catalog(sources / "catalog.yaml"), sources / "out", progress=False
         )
+    (sources / "catalog.yaml").write_text(CATALOG.replace("orography.nc", "s3://bucket/z.nc"))
+    with pytest.raises(DataError, match="local files"):
+        prepare_entry(
+            "ens", load_catalog(sources / "catalog.yaml"), sources / "out", progress=False
+        )
