@@ -40,6 +40,7 @@ $B --data runs/vae/perfect --model seeds-gee --p-mean 0.5 --out runs/net/pm0.5
 $B --data runs/vae/perfect --model seeds-gee --p-mean 1 --out runs/net/pm1
 $B --data runs/vae/perfect --out runs/net/vae
 $B --data runs/vae/me --truth-fraction 1 --out runs/net/vae-me
+$B --data runs/vae/me --model seeds-gpp --out runs/net/gpp-me
 for K in 1 4 8; do
   python benchmarks/seeds_world.py --checkpoint runs/net/default/checkpoint --source runs/vae/perfect/world-operational.zarr \
       --inits 0,2,4,6,8,10,12,14 --seeds $K --per-variable --out runs/net/default/evalK$K
