@@ -33,6 +33,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from forecast.diffusion import DenoiserNetwork, EDMConfig, EDMPreconditioner
+from forecast.models import parameter_count
 from forecast.registry import model_kind
 from forecast.train import budget_config
 
@@ -255,7 +256,7 @@ def main(argv: list[str] | None = None) -> int:
     best: dict[tuple, float] = {}
     for budget in budgets:
         model = budget_model("seeds-gee", budget)
-        print(f"{budget}: {sum(p.numel() for p in model.parameters()) / 1e6:.1f} M parameters")
+        print(f"{budget}: {parameter_count(model) / 1e6:.1f} M parameters")
         for shape in grids:
             flops = network_flops(budget_model("seeds-gee", budget), shape)
             print(f"  {shape[0]}x{shape[1]}: {flops / 1e9:.1f} GFLOP per evaluation", flush=True)

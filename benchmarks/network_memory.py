@@ -34,11 +34,13 @@ def measure(budget: str, grid: tuple[int, int], case: str) -> dict:
     import torch
     from gpu_check import budget_model, condition_for
 
+    from forecast.models import parameter_count
+
     torch.manual_seed(0)
     model = budget_model(
         "seeds-gee", budget, activation_checkpointing=(case == "train+checkpointing") or None
     )
-    parameters_mb = sum(p.numel() for p in model.parameters()) * 4 / 2**20
+    parameters_mb = parameter_count(model) * 4 / 2**20
     x = torch.randn(1, 4, *grid)
     condition = condition_for(model, 1, grid, "cpu")
     before = resident_mb()

@@ -21,9 +21,9 @@ import numpy as np
 import torch
 
 from forecast.checkpoint import load_checkpoint
-from forecast.generate import checkpoint_context, generate_init
+from forecast.generate import generate_init
 from forecast.reference_ensembles import held_out
-from forecast.samples import AnomalyEnsemble
+from forecast.samples import AnomalyEnsemble, ensemble_context, valid_times
 from pipelines.store import open_complete
 
 INITS = [0, 2, 4, 6, 8, 10, 12, 14]
@@ -37,6 +37,7 @@ def network_units(checkpoint: Path, source: Path, pairs: list[list[int]], member
     days = ensemble.lead_days[leads]
     scale = trained.residual_scale.at(days)
     generator = torch.Generator().manual_seed(0)
+    context = ensemble_context(ensemble, trained.context, trained.static)
     print("spread-skill in standardised anomalies against members 20-30, per variable")
     for pair in pairs:
         variance = error = 0.0
@@ -52,8 +53,8 @@ def network_units(checkpoint: Path, source: Path, pairs: list[list[int]], member
                     batch_size=64,
                     generator=generator,
                     scale=scale,
-                    context=checkpoint_context(
-                        trained, ensemble, init, leads, ensemble.std[init, leads]
+                    context=context.at(
+                        valid_times(ensemble.coords, init, leads), ensemble.std[init, leads]
                     ),
                 )
             variance = variance + drawn.var(1, ddof=1).mean((2, 3))

@@ -96,6 +96,42 @@ def standardised_static(static: np.ndarray) -> np.ndarray:
     return np.divide(centred, std, out=np.zeros_like(centred), where=std > 0)
 
 
+class ContextFields:
+    """The ``context`` fields on one grid, always in the canonical order of
+    :data:`CONTEXTS` (the order a checkpoint's channels were trained in); what does not
+    change with time (position, the standardised static fields (S, H, W)) is made once."""
+
+    def __init__(
+        self,
+        context: Iterable[str],
+        lat: np.ndarray,
+        lon: np.ndarray,
+        static: np.ndarray | None = None,
+    ) -> None:
+        self.context = parse_context(tuple(context))
+        self.lat, self.lon = lat, lon
+        self.position = position_fields(lat, lon) if "position" in self.context else None
+        with_static = "static" in self.context and static is not None and len(static)
+        self.static = standardised_static(static) if with_static else None
+
+    def at(self, valid_times: np.ndarray, climatological_std: np.ndarray | None) -> np.ndarray:
+        """(N, C, H, W) float32 at N ``valid_times``, with the climatological std (N, V, H, W)
+        there (needed for ``climatology`` only); C = :func:`context_channels`."""
+        n = len(valid_times)
+        parts = []
+        if self.position is not None:
+            parts.append(np.broadcast_to(self.position, (n, *self.position.shape)))
+        if "time" in self.context:
+            parts.append(np.stack([time_fields(t, self.lat, self.lon) for t in valid_times]))
+        if "climatology" in self.context:
+            parts.append(climatology_fields(climatological_std))
+        if self.static is not None:
+            parts.append(np.broadcast_to(self.static, (n, *self.static.shape)))
+        if not parts:
+            return np.zeros((n, 0, len(self.lat), len(self.lon)), dtype=np.float32)
+        return np.concatenate(parts, axis=1).astype(np.float32)
+
+
 def context_fields(
     context: Iterable[str],
     lat: np.ndarray,
@@ -104,24 +140,5 @@ def context_fields(
     climatological_std: np.ndarray | None,
     static: np.ndarray | None = None,
 ) -> np.ndarray:
-    """(N, C, H, W) float32: the ``context`` fields at N ``valid_times`` with the
-    climatological std (N, V, H, W) there (needed for ``climatology`` only) and the static
-    fields (S, H, W) (``static``; None: none); C = :func:`context_channels` (0 for none)."""
-    parts = []
-    for name in context:
-        if name == "position":
-            fields = position_fields(lat, lon)
-            parts.append(np.broadcast_to(fields, (len(valid_times), *fields.shape)))
-        elif name == "time":
-            parts.append(np.stack([time_fields(t, lat, lon) for t in valid_times]))
-        elif name == "climatology":
-            parts.append(climatology_fields(climatological_std))
-        elif name == "static":
-            if static is not None and len(static):
-                fields = standardised_static(static)
-                parts.append(np.broadcast_to(fields, (len(valid_times), *fields.shape)))
-        else:
-            raise ConfigError(f"unknown context {name!r}: choose from {CONTEXTS}")
-    if not parts:
-        return np.zeros((len(valid_times), 0, len(lat), len(lon)), dtype=np.float32)
-    return np.concatenate(parts, axis=1).astype(np.float32)
+    """:meth:`ContextFields.at` in one call (the static fields (S, H, W) as stored)."""
+    return ContextFields(context, lat, lon, static).at(valid_times, climatological_std)

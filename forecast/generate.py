@@ -25,16 +25,10 @@ from pipelines.errors import ConfigError, DataError
 from pipelines.leads import lead_indices
 from pipelines.store import fingerprint, write_store
 
-from .checkpoint import Checkpoint, load_checkpoint
+from .checkpoint import load_checkpoint
 from .distributed import torch_ranks
 from .registry import GenerativeModel, Sampler
-from .samples import (
-    AnomalyEnsemble,
-    StreamedEnsemble,
-    context_of,
-    seed_condition,
-    static_array,
-)
+from .samples import StreamedEnsemble, ensemble_context, seed_condition, valid_times
 
 
 def generate_init(
@@ -108,20 +102,6 @@ def generate_init(
     return out
 
 
-def checkpoint_context(
-    trained: Checkpoint,
-    ensemble: StreamedEnsemble | AnomalyEnsemble,
-    init: int,
-    leads: list[int],
-    std: np.ndarray,
-) -> np.ndarray:
-    """The :mod:`forecast.context` fields (lead, C, lat, lon) the checkpoint's network takes
-    for init time ``init`` of ``ensemble`` at ``leads``, given the climatological std there
-    (lead, var, lat, lon)."""
-    static = static_array(ensemble.static, trained.static)
-    return context_of(ensemble, trained.context, init, leads, std, static)
-
-
 def default_batch_size(device: str | torch.device, points: int) -> int:
     """Samples per network call: 64 on a GPU; on a CPU about 65k grid points per call.
 
@@ -187,7 +167,8 @@ def generate(
     scale = trained.residual_scale.at(ensemble.lead_days[at_leads])
     chosen_sampler = trained.sampler.with_settings(sampler, steps)
     names = list(trained.variables)
-    static_array(ensemble.static, trained.static, str(source))  # refused before any work
+    # made once; a source without the checkpoint's static fields is refused before any work
+    context = ensemble_context(ensemble, trained.context, trained.static, str(source))
 
     def make_block(block_info=None) -> np.ndarray:
         i = chosen[block_info[None]["chunk-location"][0]]
@@ -195,7 +176,6 @@ def generate(
             int(np.random.SeedSequence([seed, i]).generate_state(1)[0])
         )
         seed_fields, mean, std = ensemble.seeds(i, at_leads, n_seeds)
-        context = checkpoint_context(trained, ensemble, i, at_leads, std)
         anomalies = generate_init(
             model,
             seed_fields,
@@ -207,7 +187,7 @@ def generate(
             generator=generator,
             scale=scale,
             device=device,
-            context=context,
+            context=context.at(valid_times(ensemble.coords, i, at_leads), std),
         )  # (lead, member, var, lat, lon)
         physical = anomalies * std[:, None] + mean[:, None]
         return physical[None]  # (1, lead, member, var, lat, lon)

@@ -34,7 +34,7 @@ from pipelines.errors import DataError
 from pipelines.leads import lead_days
 from pipelines.store import open_complete
 
-from .context import context_fields
+from .context import ContextFields
 
 
 @dataclass
@@ -74,9 +74,6 @@ class AnomalyEnsemble:
     @property
     def lead_days(self) -> np.ndarray:
         return lead_days(self.coords["lead_time"]).astype(np.float32)
-
-    def valid_time(self, init: int, lead: int) -> np.datetime64:
-        return valid_time_of(self.coords, init, lead)
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -180,9 +177,6 @@ class StreamedEnsemble:
     def lead_days(self) -> np.ndarray:
         return lead_days(self.coords["lead_time"]).astype(np.float32)
 
-    def valid_time(self, init: int, lead: int) -> np.datetime64:
-        return valid_time_of(self.coords, init, lead)
-
     def _read(self, group: xr.Dataset, **where) -> xr.Dataset:
         """The variables of ``group`` at ``where`` (positions), read in one computation."""
         return group[self.variables].isel(where).load()
@@ -239,12 +233,13 @@ class StreamedEnsemble:
 
 
 def read_static(store: str | Path) -> dict[str, np.ndarray] | None:
-    """The store's static fields (name -> (lat, lon) float32, in stored order), None if it
-    has none."""
+    """The store's static fields (name -> (lat, lon) float32, sorted by name: zarr v3 lists a
+    group's arrays in no fixed order), None if it has none."""
     if not Path(store, "static").exists():
         return None
     static = open_complete(store, "static")
-    return {str(name): static[name].transpose("lat", "lon").values for name in static.data_vars}
+    names = sorted(str(name) for name in static.data_vars)
+    return {name: static[name].transpose("lat", "lon").values for name in names}
 
 
 def static_array(
@@ -262,25 +257,21 @@ def static_array(
     return np.stack([static[n] for n in names]) if names else None
 
 
-def context_of(
+def ensemble_context(
     ensemble: AnomalyEnsemble | StreamedEnsemble,
     context: tuple[str, ...],
-    init: int,
-    leads: list[int],
-    std: np.ndarray | None,
-    static: np.ndarray | None,
-) -> np.ndarray:
-    """(lead, C, lat, lon): the ``context`` fields of init time ``init`` of ``ensemble`` at
-    ``leads`` (indices), given the climatological std there (lead, var, lat, lon) and the
-    static fields (S, lat, lon)."""
-    valid_times = np.array([ensemble.valid_time(init, j) for j in leads])
-    lat, lon = ensemble.coords["lat"], ensemble.coords["lon"]
-    return context_fields(context, lat, lon, valid_times, std, static)
+    static_names: tuple[str, ...],
+    source: str | None = None,
+) -> ContextFields:
+    """The ``context`` fields on ``ensemble``'s grid with its static fields ``static_names``
+    (a DataError naming ``source`` if it lacks any)."""
+    static = static_array(ensemble.static, static_names, source)
+    return ContextFields(context, ensemble.coords["lat"], ensemble.coords["lon"], static)
 
 
-def valid_time_of(coords: dict[str, np.ndarray], init: int, lead: int) -> np.datetime64:
-    """The valid time of init time ``init`` at lead ``lead`` (indices)."""
-    return coords["init_time"][init] + coords["lead_time"][lead]
+def valid_times(coords: dict[str, np.ndarray], init: int, leads: list[int]) -> np.ndarray:
+    """The valid times of init time ``init`` at ``leads`` (indices)."""
+    return coords["init_time"][init] + coords["lead_time"][leads]
 
 
 # the member spread is estimated from at most this many init times, evenly spaced: a
@@ -388,9 +379,9 @@ class SeedsSamples(torch.utils.data.Dataset):
         self.truth_fraction = truth_fraction
         self.seed = seed
         self.context = context
-        # the static fields, in the store's order
+        # the static fields, sorted by name
         self.static_names = tuple(ensemble.static or ()) if "static" in context else ()
-        self._static = static_array(ensemble.static, self.static_names)
+        self._context = ensemble_context(ensemble, context, self.static_names)
         self.scale = ensemble.member_spread()  # (lead, var): s of the residual targets
         first_lead = 1 if skip_lead_zero and leads > 1 else 0
         self.pairs = [(i, j) for i in range(inits) for j in range(first_lead, leads)]
@@ -403,7 +394,7 @@ class SeedsSamples(torch.utils.data.Dataset):
             if "climatology" in self.context
             else None
         )
-        fields = context_of(self.ensemble, self.context, init, [lead], std, self._static)
+        fields = self._context.at(valid_times(self.ensemble.coords, init, [lead]), std)
         return torch.from_numpy(fields[0])
 
     def residual_scale(self) -> ResidualScale:

@@ -20,7 +20,7 @@ import copy
 import json
 import math
 import os
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -94,16 +94,13 @@ class TrainConfig:
 
     @property
     def architecture(self) -> Architecture:
+        # the network settings are TrainConfig fields of the same names (the static fields
+        # come from the store: train() sets them)
+        settings = {
+            f.name: getattr(self, f.name) for f in fields(Architecture) if f.name != "static"
+        }
         return Architecture(
-            width=self.width,
-            multipliers=tuple(self.multipliers),
-            edm=self.edm,
-            vae=self.vae,
-            context=tuple(self.context),
-            blocks_per_level=self.blocks_per_level,
-            attention_levels=self.attention_levels,
-            heads=self.heads,
-            activation_checkpointing=self.activation_checkpointing,
+            **{**settings, "multipliers": tuple(self.multipliers), "context": tuple(self.context)}
         )
 
 

@@ -14,21 +14,15 @@ from pipelines import ConfigError, DataError, load_catalog
 from pipelines.prepare import prepare_entry
 from pipelines.store import open_complete
 
-CATALOG = """
-rean:
-  role: reanalysis
-  format: netcdf
-  path: reanalysis.nc
-ens:
-  role: ensemble_forecast
-  format: zarr
-  path: ens.zarr
-  truth: rean
-  variables: [z500, t500]
-  static:
+STATIC = """  static:
     orography: orography.nc
     land_sea_mask: {path: invariants.nc, variable: lsm}
 """
+
+
+def base_catalog(sources) -> str:
+    """The ``sources`` fixture's catalog (its forecast entry last), without static fields."""
+    return (sources / "catalog.yaml").read_text().split("  static:")[0]
 
 
 def write_static_sources(folder) -> np.ndarray:
@@ -56,8 +50,9 @@ def write_static_sources(folder) -> np.ndarray:
 
 @pytest.fixture
 def with_static(sources):
+    base = base_catalog(sources)
     orography = write_static_sources(sources)
-    (sources / "catalog.yaml").write_text(CATALOG)
+    (sources / "catalog.yaml").write_text(base + STATIC)
     store = prepare_entry(
         "ens", load_catalog(sources / "catalog.yaml"), sources / "out", progress=False
     )
@@ -68,7 +63,7 @@ def test_static_fields_land_on_the_prepared_grid(with_static):
     _, store, orography = with_static
     static = open_complete(store, "static")
     data = open_complete(store)
-    assert list(static.data_vars) == ["orography", "land_sea_mask"]
+    assert sorted(static.data_vars) == ["land_sea_mask", "orography"]
     np.testing.assert_array_equal(static["lat"], data["lat"])
     np.testing.assert_array_equal(static["lon"], data["lon"])
     # lat flipped to ascending, lon -180..170 turned to 0..350: the same values, moved
@@ -80,15 +75,16 @@ def test_static_fields_land_on_the_prepared_grid(with_static):
 
 def test_samples_train_and_generate_with_the_static_fields(with_static, tmp_path):
     sources, store, _ = with_static
+    base = base_catalog(sources)
     ensemble = AnomalyEnsemble.load(store)
     samples = SeedsSamples(ensemble, context=CONTEXTS)
-    assert samples.static_names == ("orography", "land_sea_mask")
+    assert samples.static_names == ("land_sea_mask", "orography")  # sorted: a fixed order
     condition = samples[0]["condition"].numpy()
     expected = standardised_static(
-        np.stack([ensemble.static["orography"], ensemble.static["land_sea_mask"]])
+        np.stack([ensemble.static["land_sea_mask"], ensemble.static["orography"]])
     )
     np.testing.assert_allclose(condition[-2:], expected, atol=1e-6)
-    assert np.all(condition[-1] == 0)  # a constant field standardises to zero
+    assert np.all(condition[-2] == 0)  # a constant field standardises to zero
 
     checkpoint = train(
         store, tmp_path / "gee", budget_config("seeds-gee", "tiny", steps=2), progress=False
@@ -97,9 +93,9 @@ def test_samples_train_and_generate_with_the_static_fields(with_static, tmp_path
     assert np.isfinite(open_complete(out)["z500"].values).all()
     # a store without the static fields the model was trained with is refused by name
     plain = sources / "plain.yaml"
-    plain.write_text(CATALOG.split("  static:")[0])
+    plain.write_text(base)
     other = prepare_entry("ens", load_catalog(plain), sources / "plain", progress=False)
-    with pytest.raises(DataError, match="static fields \\['orography', 'land_sea_mask'\\]"):
+    with pytest.raises(DataError, match="static fields \\['land_sea_mask', 'orography'\\]"):
         generate(checkpoint, other, tmp_path / "gen2.zarr", n_members=2, inits=[0], progress=False)
 
 
@@ -112,12 +108,14 @@ def test_samples_train_and_generate_with_the_static_fields(with_static, tmp_path
     ],
 )
 def test_bad_static_entries_are_refused(sources, spec, error):
-    (sources / "catalog.yaml").write_text(CATALOG.split("  static:")[0] + "  " + spec + "\n")
+    base = base_catalog(sources)
+    (sources / "catalog.yaml").write_text(base + "  " + spec + "\n")
     with pytest.raises(ConfigError, match=error):
         load_catalog(sources / "catalog.yaml")["ens"]
 
 
 def test_unusable_static_files_are_one_clear_error(sources):
+    base = base_catalog(sources)
     write_static_sources(sources)
     xr.Dataset(
         {"z": (("time", "latitude", "longitude"), np.zeros((2, 19, 36), "f4"))},
@@ -127,18 +125,20 @@ def test_unusable_static_files_are_one_clear_error(sources):
             "longitude": np.linspace(0, 360, 36, endpoint=False),
         },
     ).to_netcdf(sources / "orography.nc")
-    (sources / "catalog.yaml").write_text(CATALOG)
+    (sources / "catalog.yaml").write_text(base + STATIC)
     catalog = load_catalog(sources / "catalog.yaml")
     with pytest.raises(DataError, match="not one latitude/longitude map"):
         prepare_entry("ens", catalog, sources / "out", progress=False)
-    (sources / "catalog.yaml").write_text(CATALOG.replace("variable: lsm", "variable: sea"))
+    (sources / "catalog.yaml").write_text((base + STATIC).replace("variable: lsm", "variable: sea"))
     (sources / "orography.nc").unlink()
     write_static_sources(sources)
     with pytest.raises(DataError, match="has no variable 'sea'"):
         prepare_entry(
             "ens", load_catalog(sources / "catalog.yaml"), sources / "out", progress=False
         )
-    (sources / "catalog.yaml").write_text(CATALOG.replace("orography.nc", "s3://bucket/z.nc"))
+    (sources / "catalog.yaml").write_text(
+        (base + STATIC).replace("orography.nc", "s3://bucket/z.nc")
+    )
     with pytest.raises(DataError, match="local files"):
         prepare_entry(
             "ens", load_catalog(sources / "catalog.yaml"), sources / "out", progress=False
