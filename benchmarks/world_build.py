@@ -3,9 +3,16 @@
 For each profile and for the perfect-model and model-error settings: wall-clock build
 time, truth steadiness (kinetic energy in the first and second halves), operational
 ensemble spread and ensemble-mean RMSE of z500 against lead time, the climatological
-standard deviation they saturate toward, the reforecast's mean z500 error (bias), and
-the rms of the time-mean error map at the last lead, and the rank-flatness
-permutation test (see forecast.scoring.metrics.exchangeability_chi2).
+standard deviation they saturate toward, the reforecast's mean z500 error (bias), the
+rms of the time-mean error map at the last lead, and the rank-flatness permutation test
+(see forecast.scoring.metrics.exchangeability_chi2). Then the skill the way `forecast
+score` reports it: for z500, u500, v500 and tp at days 1-5 and 10 on all held-out
+init times, the physics ensemble's CRPSS against the day-of-year climatology of the
+truth (fair CRPS; precipitation's climatology in its model space, pipelines.transforms),
+spread-skill, and the share of the RMSE that is a systematic error (the rms over the
+globe of the mean error over init times, less its sampling variance, over the RMSE);
+and precipitation's dry fraction (< 0.01 mm) and 95th/99th percentiles, truth and
+members.
 
     scripts/in-env python benchmarks/world_build.py --profiles tiny default
 """
@@ -21,10 +28,17 @@ from pathlib import Path
 
 import numpy as np
 
+from forecast.scoring import score_ensemble
 from forecast.scoring.metrics import exchangeability_chi2
 from forecast.scoring.regions import area_weights
+from pipelines.climatology import daily_climatology
 from pipelines.store import open_complete
+from pipelines.transforms import to_model_space
 from pipelines.world import WorldSettings, build_world
+
+SKILL_VARIABLES = ("z500", "u500", "v500", "tp")
+SKILL_DAYS = (1, 2, 3, 4, 5, 10)
+DRY = 1e-5  # m: under 0.01 mm in the output interval
 
 
 def mean_over(da, dims):
@@ -69,6 +83,57 @@ def measure(folder: Path) -> dict:
         "rank_chi2_truth": statistic,
         "rank_chi2_null_median": float(np.median(null)),
         "rank_chi2_null_95": float(np.quantile(null, 0.95)),
+        "skill": skill(truth, operational),
+        "precipitation": precipitation(truth, operational),
+    }
+
+
+def skill(truth, operational) -> dict:
+    """CRPSS, spread-skill and systematic share of the RMSE per variable and lead day."""
+    leads = [
+        np.timedelta64(d, "D")
+        for d in SKILL_DAYS
+        if np.timedelta64(d, "D") in operational.lead_time.values
+    ]
+    forecast = operational[list(SKILL_VARIABLES)].sel(lead_time=leads)
+    at_valid = truth[list(SKILL_VARIABLES)].sel(time=forecast.init_time + forecast.lead_time)
+    climatology = daily_climatology(to_model_space(truth[list(SKILL_VARIABLES)]))
+    scores = score_ensemble(forecast, at_valid.drop_vars("time"), climatology=climatology).compute()
+    out = {}
+    for name in SKILL_VARIABLES:
+        error = forecast[name].mean("member") - at_valid[name].drop_vars("time")
+        n = error.sizes["init_time"]
+        systematic = mean_over(
+            error.mean("init_time") ** 2 - error.var("init_time", ddof=1) / n, ["lat", "lon"]
+        )
+        rmse = np.sqrt(mean_over(error**2, ["init_time", "lat", "lon"]))
+        row = scores.sel(variable=name)
+        out[name] = {
+            "lead_days": [int(d / np.timedelta64(1, "D")) for d in leads],
+            "crpss": row["crpss"].values.round(3).tolist(),
+            "spread_skill": row["spread_skill"].values.round(3).tolist(),
+            "systematic_share": (np.sqrt(np.maximum(systematic, 0)) / rmse)
+            .values.round(3)
+            .tolist(),
+        }
+    return out
+
+
+def precipitation(truth, operational) -> dict:
+    """Dry fraction and wet-tail percentiles (mm per output interval) of truth and members."""
+
+    def summary(values: np.ndarray) -> dict:
+        return {
+            "dry_fraction": round(float((values < DRY).mean()), 3),
+            "p95_mm": round(float(np.quantile(values, 0.95)) * 1e3, 3),
+            "p99_mm": round(float(np.quantile(values, 0.99)) * 1e3, 3),
+            "max_mm": round(float(values.max()) * 1e3, 2),
+            "negative": int((values < 0).sum()),
+        }
+
+    return {
+        "truth": summary(truth.tp.values),
+        "members": summary(operational.tp.isel(lead_time=slice(1, None)).values),
     }
 
 

@@ -2,7 +2,8 @@
 
 For each init time the first K members of the source ensemble are the seeds; N members
 are drawn for every lead time at once in batches of ``batch_size`` samples, turned back
-into physical units with the climatology at valid time, and written as one block of
+into physical units with the climatology at valid time (precipitation through its
+transform's inverse, clamped at zero: never negative), and written as one block of
 the output store. The store protocol of :mod:`pipelines.store` makes it resumable: a
 killed run started again skips finished init times. Each init time draws all its
 starting noise at once from its own generator, seeded by (seed, init index), so the
@@ -24,6 +25,7 @@ from pipelines import lexicon
 from pipelines.errors import ConfigError, DataError
 from pipelines.leads import lead_indices
 from pipelines.store import fingerprint, write_store
+from pipelines.transforms import stacked_from_model_space
 
 from .checkpoint import load_checkpoint
 from .distributed import torch_ranks
@@ -189,7 +191,7 @@ def generate(
             device=device,
             context=context.at(valid_times(ensemble.coords, i, at_leads), std),
         )  # (lead, member, var, lat, lon)
-        physical = anomalies * std[:, None] + mean[:, None]
+        physical = stacked_from_model_space(anomalies * std[:, None] + mean[:, None], names, 2)
         return physical[None]  # (1, lead, member, var, lat, lon)
 
     lazy = dask_array.map_blocks(

@@ -12,6 +12,7 @@ from scipy.stats import norm
 from pipelines.align import valid_time
 from pipelines.climatology import climatology_at
 from pipelines.store import open_complete
+from pipelines.transforms import climatological_value, from_model_space, to_model_space
 
 
 def held_out(
@@ -31,13 +32,15 @@ def climatological_ensemble(
 
     The equally spaced normal quantiles make the members a deterministic sample of the
     Gaussian day-of-year climatology N(mu, sigma^2): the no-skill reference of the report.
+    A variable whose climatology is in model space (precipitation) gets the members mapped
+    back: the quantiles of its censored, skewed climatological distribution.
     """
     stats = climatology_at(climatology[list(truth.data_vars)], valid_time(truth))
     quantiles = xr.DataArray(
         norm.ppf((np.arange(members) + 0.5) / members), dims="member", name="member"
     ).assign_coords(member=np.arange(members))
-    ensemble = stats.sel(statistic="mean", drop=True) + quantiles * stats.sel(
-        statistic="std", drop=True
+    ensemble = xr.Dataset(
+        {name: climatological_value(stats[name], quantiles) for name in stats.data_vars}
     )
     return ensemble.transpose("init_time", "lead_time", "member", "lat", "lon")
 
@@ -58,10 +61,14 @@ def seed_oracle(
     are the physics members recentred on ``mu_hat`` and widened by ``sqrt(1 + v / s^2)``:
     the same count and shape as the physics ensemble. Where spread is small against
     climatology the CRPS cost of knowing only K members is ``sqrt(1 + 1/K)`` (1.22 for
-    K = 2), for Gaussian members; as spread saturates it falls to 1.
+    K = 2), for Gaussian members; as spread saturates it falls to 1. Precipitation is
+    recentred in its model space (:mod:`pipelines.transforms`), where its climatology is,
+    and mapped back: its members stay non-negative.
     """
     if not 1 <= n_seeds <= physics.sizes["member"]:
         raise ValueError(f"seeds must be between 1 and {physics.sizes['member']}, got {n_seeds}")
+    units = physics
+    physics = to_model_space(physics)
     spread_var = physics.var("member", ddof=1)
     seed_mean = physics.isel(member=slice(0, n_seeds)).mean("member")
     noise_var = spread_var / n_seeds
@@ -75,10 +82,14 @@ def seed_oracle(
         centre = weight * seed_mean + (1 - weight) * stats.sel(statistic="mean", drop=True)
     widen = np.sqrt(1 + weight * noise_var / spread_var.where(spread_var > 0))
     members = centre + widen.fillna(1.0) * (physics - physics.mean("member"))
-    return xr.Dataset(
+    oracle = xr.Dataset(
         {
             name: members[name].transpose(*field.dims).astype(field.dtype)
             for name, field in physics.items()
         },
         attrs={"seed_oracle": n_seeds},
     )
+    oracle = from_model_space(oracle)
+    for name in oracle.data_vars:
+        oracle[name].attrs = units[name].attrs
+    return oracle

@@ -15,17 +15,16 @@ from pipelines.leads import days_text, hours_text
 from .plots import save_figure
 from .scoring.significance import compare_scores
 from .scoring.spectra import spectral_ratio
-from .scoring.summary import METRICS
+from .scoring.summary import METRICS, headline_events
 
 COLUMNS = (
     ("members", "members"),
     *((key, METRICS[key]) for key in ("crps_nrg", "crps", "crpss", "rmse", "spread_skill")),
-    ("bss_2sigma", "BSS +-2 sigma"),
-    ("auc_2sigma", "ROC AUC +-2 sigma"),
+    ("bss_2sigma", "BSS extremes"),
+    ("auc_2sigma", "ROC AUC extremes"),
     ("rank_reliability_index", METRICS["rank_reliability_index"]),
     ("energy_small", "small-scale energy / physics"),
 )
-TWO_SIGMA = ["above_2sigma", "below_2sigma"]
 # cells marked with the paired comparison against the physics ensemble: column -> score
 MARKED = {"crps": "crps", "rmse": "rmse", "bss_2sigma": "brier_2sigma"}
 MARKS = {-1: " ▲", 0: " ≈", 1: " ▼"}  # better, undecided, worse (the score is lower: better)
@@ -41,7 +40,7 @@ def headline_numbers(
     numbers = {key: float(point[key]) for key in METRICS if key in point}
     numbers["members"] = int(scores.attrs.get("members", 0))
     if "event" in scores.dims:
-        events = point.sel(event=TWO_SIGMA)
+        events = point.sel(event=headline_events(variable))
         numbers["bss_2sigma"] = float(events["event_brier_skill"].mean())
         numbers["auc_2sigma"] = float(events["event_auc"].mean())
     if reference is not None and "zonal_spectrum" in point and "zonal_spectrum" in reference:
@@ -141,8 +140,11 @@ def write_report(
     sections.append(
         "CRPS: the standard estimator of the ensemble's empirical distribution (penalises small "
         "ensembles); fair CRPS: the unbiased estimator of the CRPS of the distribution the members "
-        "are drawn from. CRPSS: 1 - fair CRPS / CRPS of the day-of-year climatology as a Gaussian. Spread-skill: sqrt((M+1)/M) spread / RMSE (1 = reliable). BSS and ROC "
-        "AUC: mean over the +2 sigma and -2 sigma anomaly events of the day-of-year climatology. Rank RI: "
+        "are drawn from. CRPSS: 1 - fair CRPS / CRPS of the day-of-year climatology as a Gaussian "
+        "(for precipitation, the Gaussian of log(1 + tp / 0.1 mm) mapped back). Spread-skill: "
+        "sqrt((M+1)/M) spread / RMSE (1 = reliable). BSS and ROC AUC of extremes: mean over the "
+        "+2 sigma and -2 sigma anomaly events of the day-of-year climatology (for precipitation, "
+        "over its climatological 95th and 99th percentiles). Rank RI: "
         "reliability index of the rank histogram (sum of |frequency - 1/(M+1)|, 0 = flat). "
         "Small-scale energy / physics: the members' zonal power at wavenumbers 11 to a third "
         "of the number of longitudes over the physics members' (1 = as rough, below 1 = "

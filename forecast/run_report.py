@@ -13,6 +13,8 @@ from .plots import diagnostics
 from .plots.ensemble_maps import ensemble_maps, event_maps
 from .reference_ensembles import held_out
 from .report import write_report
+from .scoring.amounts import amount_table
+from .scoring.summary import headline_events
 
 
 def make_report(
@@ -53,10 +55,10 @@ def make_report(
         figures[f"scores_vs_lead_{name}"] = diagnostics.lead_curves(scores, name)
     figures[f"rank_histograms_{variable}"] = diagnostics.rank_histograms(scores, variable, last)
     figures[f"reliability_{variable}"] = diagnostics.reliability_diagrams(
-        scores, variable, middle, ["above_2sigma", "below_2sigma"]
+        scores, variable, middle, headline_events(variable)
     )
     figures[f"economic_value_{variable}"] = diagnostics.value_curves(
-        scores, variable, middle, ["above_2sigma", "below_2sigma"]
+        scores, variable, middle, headline_events(variable)
     )
     # the climatological members are mean + z std maps, not weather: no spectrum to compare
     spectra_of = {n: t for n, t in scores.items() if n != "climatology"}
@@ -80,6 +82,16 @@ def make_report(
         "With few init times the rank histograms and Brier scores are noisy: read the "
         "differences between ensembles, not the third digit.",
     ]
+    if "tp" in truth.data_vars:
+        reference = f"physics {physics.sizes['member']}"
+        amounts = {reference: physics["tp"]}
+        for model, path in ensembles.items():
+            amounts[model] = open_complete(path)["tp"]
+        notes.append(
+            "Precipitation amounts (tp per 6 hours, pooled over the held-out init times, "
+            "lead times, members and grid points; relative to the physics ensemble):\n\n"
+            + amount_table(amounts, reference)
+        )
     return write_report(
         out,
         scores,

@@ -1,7 +1,9 @@
 """Prepared forecast stores as training samples for generative ensemble models.
 
 Everything is in standardised anomalies a = (x - mu(doy)) / sigma(doy), with the
-day-of-year climatology of the store's reanalysis at each valid time. A sample is:
+day-of-year climatology of the store's reanalysis at each valid time, and x in the
+variable's model space (precipitation: log(1 + tp / 0.1 mm), :mod:`pipelines.transforms`,
+where the store's climatology of it is). A sample is:
 
 - ``condition``: per variable the mean and the standard deviation of K seed members
   (K drawn from ``k_range`` per sample; std 0 when K = 1), so one network serves any K;
@@ -33,6 +35,7 @@ from pipelines.climatology import climatology_at
 from pipelines.errors import DataError
 from pipelines.leads import lead_days
 from pipelines.store import open_complete
+from pipelines.transforms import is_model_space, to_model_space, transform_of
 
 from .context import ContextFields
 
@@ -56,7 +59,11 @@ class AnomalyEnsemble:
         anomalies, mean, std = _anomalies(data, names, at)
         truth = None
         if Path(store, "truth").exists():
-            raw = _stack(open_complete(store, "truth")[names], names, ("init_time", "lead_time"))
+            raw = _stack(
+                to_model_space(open_complete(store, "truth")[names]),
+                names,
+                ("init_time", "lead_time"),
+            )
             truth = (raw - mean) / std
         coords = {
             name: data[name].values for name in ("init_time", "lead_time", "member", "lat", "lon")
@@ -217,7 +224,7 @@ class StreamedEnsemble:
             raise DataError("has no /truth group", str(self.store))
         part = self._read(truth, init_time=[init], lead_time=[lead])
         mean, std = self._climatology(init, [lead])
-        raw = _stack(part, self.variables, ("init_time", "lead_time"))
+        raw = _stack(to_model_space(part), self.variables, ("init_time", "lead_time"))
         return ((raw - mean) / std)[0, 0].astype(np.float32)
 
     def member_spread(self) -> np.ndarray:
@@ -312,6 +319,14 @@ def _open(
     missing = [v for v in names if v not in data.data_vars]
     if missing:
         raise DataError(f"has no variables {missing}; it has {list(data.data_vars)}", str(store))
+    stale = [v for v in names if transform_of(v) and not is_model_space(clim[v])]
+    if stale:
+        raise DataError(
+            f"its climatology of {stale} is in physical units: the store was prepared before "
+            "these variables were modelled in their transformed space; prepare it again "
+            "(forecast prepare ... --overwrite)",
+            str(store),
+        )
     return data, clim, names
 
 
@@ -322,7 +337,7 @@ def _anomalies(
     at valid time (init, lead, var, lat, lon): ``climatology``, what
     :func:`_climatology_at_valid_time` gives for ``data``), in the store's precision."""
     mean, std = climatology
-    members = _stack(data[names], names, ("init_time", "lead_time", "member"))
+    members = _stack(to_model_space(data[names]), names, ("init_time", "lead_time", "member"))
     return (members - mean[:, :, None]) / std[:, :, None], mean, std
 
 

@@ -24,10 +24,12 @@ import numpy as np
 import xarray as xr
 
 from .grid import cell_area_weights
+from .transforms import transform_of
 
 DAYS = np.arange(1, 367)
 MIN_WINDOW_SAMPLES = 10  # fewer values in a day's window give no usable spread
 STD_FLOOR = 1e-3  # of the variable's overall standard deviation
+SKEWED_STD_FLOOR = 0.5  # of a transformed variable's (in its model space)
 FLOORED_ATTR = "std_floored_points"  # per variable: day-points raised to the floor
 # Object dtype: stored as a variable-length string, which zarr v3 specifies.
 STATISTICS = np.array(["mean", "std"], dtype=object)
@@ -103,8 +105,16 @@ def window_statistics(
 
 def std_floor(stats: xr.Dataset) -> xr.Dataset:
     """The smallest climatological standard deviation kept: ``STD_FLOOR`` times the
-    variable's overall one (from :func:`stats_from_moments`), as float32."""
-    return (STD_FLOOR * stats.sel(statistic="std", drop=True)).astype(np.float32)
+    variable's overall one (from :func:`stats_from_moments`), as float32; for a variable
+    modelled in a transformed space (precipitation) ``SKEWED_STD_FLOOR`` times it, since
+    where it is almost never wet its standard deviation there is almost zero and one
+    shower would be an anomaly of thousands."""
+    overall = stats.sel(statistic="std", drop=True)
+    floors = {
+        name: (SKEWED_STD_FLOOR if transform_of(str(name)) else STD_FLOOR) * da
+        for name, da in overall.data_vars.items()
+    }
+    return xr.Dataset(floors).astype(np.float32)
 
 
 def stats_from_moments(moments: DayMoments) -> xr.Dataset:

@@ -30,7 +30,7 @@ import xarray as xr
 
 from .align import truth_on_forecast_grid
 from .catalog import Catalog, Entry
-from .climatology import FLOORED_ATTR, STD_FLOOR
+from .climatology import FLOORED_ATTR, SKEWED_STD_FLOOR, STD_FLOOR
 from .climatology_stream import write_statistics_groups
 from .errors import ConfigError, DataError
 from .grid import regular_grid
@@ -38,6 +38,7 @@ from .readers import open_entry
 from .regrid import regrid_conservative
 from .static import static_fields
 from .store import fingerprint, load_together, write_store
+from .transforms import to_model_space, transform_of
 
 log = logging.getLogger(__name__)
 STORE_VERSION = 1
@@ -180,7 +181,7 @@ def prepare_entry(
 
     def statistics(stored: xr.Dataset, partial: Path) -> None:
         write_statistics_groups(
-            climate_of(stored),
+            to_model_space(climate_of(stored)),
             partial,
             load,
             half_window=half_window,
@@ -206,7 +207,8 @@ def prepare_entry(
             if count := da.attrs.get(FLOORED_ATTR, 0):
                 print(
                     f"{name}: {variable}: the climatology's standard deviation is raised to "
-                    f"{STD_FLOOR:g} of the overall one at {count} of {da.size // 2} "
+                    f"{SKEWED_STD_FLOOR if transform_of(str(variable)) else STD_FLOOR:g} of the "
+                    f"overall one at {count} of {da.size // 2} "
                     "day-points (values that hardly change there)"
                 )
     return store

@@ -95,6 +95,7 @@ def plot_files(
             )
     from ..plots import diagnostics, save_figure
     from ..plots.ensemble_maps import ensemble_maps, event_maps
+    from ..scoring.summary import headline_events
 
     figures = {}
     if ensemble is not None:
@@ -132,11 +133,11 @@ def plot_files(
         figures[f"rank_histograms_{variable}"] = diagnostics.rank_histograms(tables, variable, at)
         if "event" in first.dims:
             figures[f"reliability_{variable}"] = diagnostics.reliability_diagrams(
-                tables, variable, at, ["above_2sigma", "below_2sigma"]
+                tables, variable, at, headline_events(variable)
             )
             if all("event_value" in table for table in tables.values()):
                 figures[f"economic_value_{variable}"] = diagnostics.value_curves(
-                    tables, variable, at, ["above_2sigma", "below_2sigma"]
+                    tables, variable, at, headline_events(variable)
                 )
         if all("zonal_spectrum" in table for table in tables.values()):
             figures[f"spectra_{variable}"] = diagnostics.spectra(tables, variable, at)

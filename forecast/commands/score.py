@@ -135,6 +135,7 @@ def load_inputs(
     from pipelines.climatology import daily_climatology
     from pipelines.files import open_ensemble_file
     from pipelines.readers import validate
+    from pipelines.transforms import to_model_space
 
     forecast = open_ensemble_file(forecast_path)
     forecast = validate(forecast, "ensemble_forecast", str(forecast_path))
@@ -151,7 +152,7 @@ def load_inputs(
             forecast, open_entry(entry), source=entry.path, every_variable=False, notice=notice
         )
         forecast = forecast[list(truth.data_vars)]
-        climatology = daily_climatology(sample)
+        climatology = daily_climatology(to_model_space(sample))
     else:
         truth = open_ensemble_file(forecast_path, "truth")
         if truth is None:

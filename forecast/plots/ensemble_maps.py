@@ -9,6 +9,7 @@ from matplotlib.figure import Figure
 
 from pipelines.climatology import climatology_at
 from pipelines.leads import days_text
+from pipelines.transforms import climatological_value
 
 from .maps import map_panels
 
@@ -69,9 +70,8 @@ def event_maps(
     field = _at(ensemble[variable], init, lead)
     observed = _at(truth[variable], init, lead)
     valid = ensemble["init_time"].values[init] + np.timedelta64(lead, "ns")
-    stats = climatology_at(climatology[variable], xr.DataArray(valid))
-    threshold = stats.sel(statistic="mean", drop=True) + sigmas * stats.sel(
-        statistic="std", drop=True
+    threshold = climatological_value(
+        climatology_at(climatology[variable], xr.DataArray(valid)), sigmas
     )
     probability = (field > threshold).mean("member")
     happened = (observed > threshold).astype(float)

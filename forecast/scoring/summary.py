@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import numpy as np
 import xarray as xr
+from scipy.stats import norm
 
 from pipelines.align import valid_time
 from pipelines.climatology import climatology_at
 from pipelines.errors import DataError
 from pipelines.leads import hours_text
+from pipelines.transforms import climatological_value, transform_of
 
 from . import events, kernels, metrics, multivariate, spectra
 from .regions import Region, area_weights, region_from_string
@@ -29,6 +31,21 @@ SIGMA_EVENTS = {
     "below_3sigma": -3.0,
 }
 PERCENTILE_EVENTS = {"above_p95": 0.95, "below_p05": 0.05}
+# A variable modelled in a transformed space (precipitation, pipelines.transforms) has
+# its heavy upper tail as extremes (its low percentiles are zero): its climatological
+# 95th and 99th percentiles, from the climatological sample when given, else from the
+# day-of-year climatology (the Gaussian of its model space, mapped back).
+SKEWED_PERCENTILE_EVENTS = {"above_p95": 0.95, "above_p99": 0.99}
+
+
+def headline_events(variable: str) -> list[str]:
+    """The events a report shows for a variable: +-2 sigma, or a skewed variable's
+    climatological 95th and 99th percentiles."""
+    if transform_of(variable) is not None:
+        return list(SKEWED_PERCENTILE_EVENTS)
+    return ["above_2sigma", "below_2sigma"]
+
+
 # the variogram score costs (points)^2 per member and case: regions up to this size
 VARIOGRAM_MAX_POINTS = 1024
 # the spherical-harmonic spectrum holds (degrees^2 x latitudes) Legendre values: grids up
@@ -89,20 +106,25 @@ def score_variable(
     if spectra.is_global(forecast):
         table = table.merge(spectra_of(forecast, truth, region))
     per_event = {}
+    skewed = transform_of(str(forecast.name)) is not None
     if clim_at_valid is not None:
-        mean, std = (
-            clim_at_valid.sel(statistic="mean", drop=True),
-            clim_at_valid.sel(statistic="std", drop=True),
+        # CRPSS against the climatological distribution at valid time
+        clim_crps = metrics.weighted_mean(
+            metrics.crps_climatology(clim_at_valid, truth), dims, region
         )
-        # CRPSS against the climatological distribution N(mean, std^2) at valid time
-        clim_crps = metrics.weighted_mean(metrics.crps_gaussian(mean, std, truth), dims, region)
         table["crpss"] = 1 - table["crps"] / clim_crps.where(clim_crps > 0)
-        for name, k in SIGMA_EVENTS.items():
-            threshold = events.sigma_threshold(mean, std, k)
+        levels = (
+            {name: float(norm.ppf(q)) for name, q in SKEWED_PERCENTILE_EVENTS.items()}
+            if skewed
+            else SIGMA_EVENTS
+        )
+        for name, k in levels.items():
+            threshold = climatological_value(clim_at_valid, k)
             per_event[name] = _event_scores(forecast, truth, threshold, k > 0, dims, region)
     if percentile_sample is not None:
         sample_dims = tuple(d for d in percentile_sample.dims if d not in ("lat", "lon"))
-        for name, q in PERCENTILE_EVENTS.items():
+        percentiles = SKEWED_PERCENTILE_EVENTS if skewed else PERCENTILE_EVENTS
+        for name, q in percentiles.items():
             threshold = events.percentile_threshold(percentile_sample, q, dims=sample_dims)
             per_event[name] = _event_scores(forecast, truth, threshold, q > 0.5, dims, region)
     if per_event:

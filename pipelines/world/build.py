@@ -13,8 +13,15 @@ short names, CF units), cached under a folder named by a fingerprint of the sett
 Ensembles start from the truth: an analysis a = x + e0 and members a + e_i, with
 e0, e_i independent draws of the same smooth vorticity perturbation, so that the
 truth and the members are exchangeable (a flat rank histogram in the perfect model).
-Members carry independent stochastic stirring. With ``model_error`` the ensembles
-run with a weaker jet and stronger drag than the truth: a bias to post-process.
+Members replay the truth's known stirring (its innovations come from a generator per
+segment and output interval, see :func:`weather_generator`) and carry their own
+unknown part. With ``model_error`` the ensembles run with a weaker jet, faster drag
+and weaker stirring than the truth (:data:`MODEL_ERROR`): a bias to post-process and
+too little spread, as operational ensembles have.
+
+Precipitation ``tp`` (m, as ECMWF's) is the condensation accumulated over the
+``output_hours`` before each time; at lead 0 an ensemble carries its analysis's (the
+truth's) last accumulation.
 """
 
 from __future__ import annotations
@@ -32,7 +39,7 @@ from tqdm.auto import tqdm
 
 from .. import lexicon
 from ..store import fingerprint, open_complete, write_store
-from .model import DAY, Physics, ShallowWater
+from .model import DAY, Physics, ShallowWater, SharedStirring
 
 START = pd.Timestamp("2000-01-01")
 COMPONENTS = ("truth", "reforecast", "operational")
@@ -59,14 +66,18 @@ class Profile:
 
 PROFILES = {
     "tiny": Profile(16, 32, 3600.0, 20, 4, 30, 12, 16, 5, 8, 31, 6, 24),
-    "default": Profile(32, 64, 1800.0, 30, 4, 92, 6, 60, 5, 16, 31, 10, 24),
+    "default": Profile(32, 64, 1800.0, 30, 8, 46, 6, 60, 5, 16, 31, 10, 24),
     "large": Profile(64, 128, 900.0, 30, 4, 92, 6, 60, 5, 16, 31, 10, 24),
 }
 
+# multipliers applied to the ensembles' physics: a weaker jet, faster drag and weaker eddy
+# stirring than the truth's (tuned so that the physics ensemble keeps the skill, the
+# underdispersion and the bias of an operational one; benchmarks/RESULTS.md)
 MODEL_ERROR = {
-    "jet_drop": 0.85,
-    "tau_drag_days": 0.6,
-}  # multipliers applied to the ensembles' physics
+    "jet_drop": 0.95,
+    "tau_drag_days": 0.85,
+    "stirring": 0.9,
+}
 
 
 @dataclass(frozen=True)
@@ -79,7 +90,7 @@ class WorldSettings:
 
     def key(self) -> str:
         return fingerprint(
-            asdict(self), asdict(PROFILES[self.profile]), Physics().as_dict(), MODEL_ERROR, 1
+            asdict(self), asdict(PROFILES[self.profile]), Physics().as_dict(), MODEL_ERROR, 2
         )
 
 
@@ -98,12 +109,18 @@ def _grid_coords(model: ShallowWater) -> dict[str, np.ndarray]:
     return {"lat": lat, "lon": lon}
 
 
-def _fields(model: ShallowWater, spec: torch.Tensor) -> dict[str, np.ndarray]:
-    """Grid fields, south to north, float32."""
-    return {
-        name: value.flip(-2).numpy().astype(np.float32)
-        for name, value in model.to_grid(spec).items()
-    }
+def _fields(model: ShallowWater, spec: torch.Tensor, rain: torch.Tensor) -> dict[str, np.ndarray]:
+    """Grid fields, south to north, float32; ``rain`` in kg m-2 becomes ``tp`` in m."""
+    fields = {**model.to_grid(spec), "tp": rain / 1000.0}
+    return {name: value.flip(-2).cpu().numpy().astype(np.float32) for name, value in fields.items()}
+
+
+def weather_generator(settings: WorldSettings, segment: int, output: int) -> torch.Generator:
+    """The generator of the known stirring's innovations over output interval ``output``
+    (the one ending at that output time) of truth segment ``segment``: the truth draws
+    from it, and every forecast through that interval replays it."""
+    state = np.random.SeedSequence([settings.seed, segment, output]).generate_state(1)[0]
+    return torch.Generator(device=settings.device).manual_seed(int(state))
 
 
 def _dataset(data: dict[str, np.ndarray], dims: tuple[str, ...], coords: dict) -> xr.Dataset:
@@ -116,46 +133,54 @@ def _perturbation(
 ) -> torch.Tensor:
     """Smooth random vorticity errors (spectral), rms ``amplitude`` on the grid."""
     noise = model.stirring_noise(batch, generator) / model.physics.stirring * amplitude
-    out = torch.zeros(batch, 3, *noise.shape[-2:], dtype=noise.dtype, device=noise.device)
+    out = torch.zeros(
+        batch, model.channels, *noise.shape[-2:], dtype=noise.dtype, device=noise.device
+    )
     out[:, 1] = noise
     return out
 
 
 def run_truth(
     settings: WorldSettings, progress: bool = True
-) -> tuple[xr.Dataset, torch.Tensor, torch.Tensor]:
-    """The truth run; also returns the spectral states and forcing at every output time."""
+) -> tuple[xr.Dataset, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The truth run; also returns the spectral states, forcing and last interval's rain at
+    every output time."""
     profile = PROFILES[settings.profile]
     model = ShallowWater(profile.nlat, profile.nlon, profile.dt, Physics()).to(settings.device)
     generator = torch.Generator(device=settings.device).manual_seed(settings.seed)
     spec = model.initial_state(profile.segments, generator)
-    forcing = model.stirring_noise(profile.segments, generator)
+    forcing = model.initial_stirring(profile.segments, generator)
     steps_per_output = round(profile.output_hours * 3600 / profile.dt)
     spin_steps = round(profile.spinup_days * DAY / profile.dt)
     outputs = profile.segment_days * 24 // profile.output_hours
-    states, forcings = [], []
+    states, forcings, rains = [], [], []
     with tqdm(
         total=spin_steps + outputs * steps_per_output,
         desc="world truth",
         unit="step",
         disable=not progress,
     ) as bar:
-        spec, forcing = model.run(spec, forcing, spin_steps, generator)
+        spec, forcing, _ = model.run(spec, forcing, spin_steps, generator)
         bar.update(spin_steps)
-        for _ in range(outputs):
-            spec, forcing = model.run(spec, forcing, steps_per_output, generator)
+        for output in range(outputs):
+            shared = SharedStirring(
+                [weather_generator(settings, s, output) for s in range(profile.segments)]
+            )
+            spec, forcing, rain = model.run(spec, forcing, steps_per_output, generator, shared)
             states.append(spec.clone())
             forcings.append(forcing.clone())
+            rains.append(rain)
             bar.update(steps_per_output)
     # (output, segment, ...) -> segment-major time order
     states_t = torch.stack(states, dim=1).reshape(-1, *spec.shape[1:])
     forcings_t = torch.stack(forcings, dim=1).reshape(-1, *forcing.shape[1:])
+    rains_t = torch.stack(rains, dim=1).reshape(-1, *rain.shape[1:])
     if not torch.isfinite(states_t).all():
         raise RuntimeError("the world's truth run blew up; use a smaller time step for this grid")
     times = START + pd.to_timedelta(np.arange(states_t.shape[0]) * profile.output_hours, unit="h")
-    data = _fields(model, states_t)
+    data = _fields(model, states_t, rains_t)
     truth = _dataset(data, ("time", "lat", "lon"), {"time": times, **_grid_coords(model)})
-    return truth, states_t, forcings_t
+    return truth, states_t, forcings_t, rains_t
 
 
 def run_ensemble(
@@ -163,6 +188,7 @@ def run_ensemble(
     component: str,
     states: torch.Tensor,
     forcings: torch.Tensor,
+    rains: torch.Tensor,
     times: pd.DatetimeIndex,
     progress: bool = True,
 ) -> xr.Dataset:
@@ -173,7 +199,8 @@ def run_ensemble(
     )
     per_segment = profile.segment_days * 24 // profile.output_hours
     lead_outputs = profile.lead_days * 24 // profile.lead_hours
-    lead_steps = round(profile.lead_hours * 3600 / profile.dt)
+    steps_per_output = round(profile.output_hours * 3600 / profile.dt)
+    outputs_per_lead = profile.lead_hours // profile.output_hours
     lead_index_span = profile.lead_days * 24 // profile.output_hours
     # init times leave room for the longest lead inside their segment; reforecast from the
     # first part of each segment, operational from the last (held out)
@@ -205,21 +232,34 @@ def run_ensemble(
     spec = analysis.repeat_interleave(members, dim=0)
     spec = spec + _perturbation(model, spec.shape[0], settings.perturbation, generator)
     forcing = forcings[torch.as_tensor(picks)].repeat_interleave(members, dim=0)
-    outputs = [spec.clone()]
-    for _ in tqdm(
+    rain = rains[torch.as_tensor(picks)].repeat_interleave(members, dim=0)
+    outputs, accumulations = [spec.clone()], [rain]
+    segments, offsets = np.divmod(picks, per_segment)
+    for lead in tqdm(
         range(lead_outputs), desc=f"world {component}", unit="lead", disable=not progress
     ):
-        spec, forcing = model.run(spec, forcing, lead_steps, generator)
+        for step in range(outputs_per_lead):
+            output = offsets + lead * outputs_per_lead + step + 1
+            shared = SharedStirring(
+                [
+                    weather_generator(settings, int(s), int(o))
+                    for s, o in zip(segments, output, strict=True)
+                ],
+                repeats=members,
+            )
+            spec, forcing, rain = model.run(spec, forcing, steps_per_output, generator, shared)
         outputs.append(spec.clone())
+        accumulations.append(rain)
     stacked = torch.stack(outputs, dim=1)  # (init*member, lead, ...)
     if not torch.isfinite(stacked).all():
         raise RuntimeError(f"the world's {component} ensemble blew up")
     flat = stacked.reshape(-1, *stacked.shape[2:])
+    flat_rain = torch.stack(accumulations, dim=1).reshape(-1, *rain.shape[1:])
     data = {
         name: values.reshape(len(picks), members, lead_outputs + 1, *values.shape[-2:]).transpose(
             0, 2, 1, 3, 4
         )
-        for name, values in _fields(model, flat).items()
+        for name, values in _fields(model, flat, flat_rain).items()
     }
     coords = {
         "init_time": times[picks],
@@ -235,7 +275,7 @@ def build_world(settings: WorldSettings, cache: str | Path, progress: bool = Tru
     folder = Path(cache) / f"world-{settings.profile}-{settings.key()}"
     if all((folder / f"{c}.zarr").exists() for c in COMPONENTS):
         return folder
-    truth, states, forcings = run_truth(settings, progress)
+    truth, states, forcings, rains = run_truth(settings, progress)
     attrs = {
         "world": "forced-dissipative shallow water (pipelines.world)",
         **{k: str(v) for k, v in asdict(settings).items()},
@@ -246,7 +286,7 @@ def build_world(settings: WorldSettings, cache: str | Path, progress: bool = Tru
     )
     times = pd.DatetimeIndex(truth["time"].values)
     for component in COMPONENTS[1:]:
-        ensemble = run_ensemble(settings, component, states, forcings, times, progress)
+        ensemble = run_ensemble(settings, component, states, forcings, rains, times, progress)
         ensemble.attrs = {**attrs, "role": "ensemble_forecast", "component": component}
         write_store(
             folder / f"{component}.zarr",
@@ -278,8 +318,8 @@ def physics_member_seconds(settings: WorldSettings, members: int = 31, hours: in
     )
     generator = torch.Generator(device=settings.device).manual_seed(settings.seed)
     spec = model.initial_state(members, generator)
-    forcing = model.stirring_noise(members, generator)
-    spec, forcing = model.run(spec, forcing, 1, generator)
+    forcing = model.initial_stirring(members, generator)
+    spec, forcing, _ = model.run(spec, forcing, 1, generator)
     steps = max(1, round(hours * 3600 / profile.dt))
     start = time.perf_counter()
     model.run(spec, forcing, steps, generator)

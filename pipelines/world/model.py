@@ -1,21 +1,36 @@
 """A forced-dissipative shallow-water model on the sphere, batched, in torch.
 
-State: spectral coefficients of geopotential Phi = g h, relative vorticity zeta and
-divergence delta, shape (batch, 3, L, M) complex. Equations (vector-invariant form;
-Williamson et al. 1992, J. Comput. Phys. 102, 211-224)::
+State: spectral coefficients of geopotential Phi = g h, relative vorticity zeta,
+divergence delta and column water vapour q, shape (batch, 4, L, M) complex. Equations
+(vector-invariant form; Williamson et al. 1992, J. Comput. Phys. 102, 211-224)::
 
     d zeta/dt  = -div((zeta + f) u) + F                          - zeta / tau_drag
     d delta/dt =  curl((zeta + f) u) - lap(Phi + |u|^2/2)        - delta / tau_drag
-    d Phi/dt   = -div((Phi - Phi_s) u) + (Phi_eq(lat, t) - Phi) / tau_rad
+    d Phi/dt   = -div((Phi - Phi_s) u) + (Phi_eq(lat) - Phi) / tau_rad
+    d q/dt     = -u . grad q + E - P
+
+Moisture is a passive tracer (no latent heating): its saturation value grows
+exponentially with the layer thickness, q_sat = q_ref exp((Phi - Phi_s - g H) / (g H_q)),
+the way saturation vapour pressure grows with the temperature of the column below the
+500 hPa surface (Clausius-Clapeyron; thickness is proportional to mean temperature), so
+air that moves poleward, over a mountain, into a trough or under divergence (the
+surface falls: ascent) condenses. Evaporation E = max(r q_sat - q, 0) / tau_evap moistens
+the column toward a relative humidity r; condensation P = max(q - q_sat, 0) / tau_cond
+rains out the excess, which is the precipitation.
 
 with Phi = g (h + h_s) the geopotential of the free surface, Phi_s = g h_s a bottom
 topography and Phi - Phi_s the layer thickness. The
 relaxation profile Phi_eq holds a sharp mid-latitude gradient (a jet), two mountains
 pin stationary waves, and a random, red-in-time vorticity stirring at synoptic
-scales (wavenumbers 6-14, decorrelation of two days) plays the unresolved
-baroclinic eddies, so the flow is chaotic and weather-like. The stirring is drawn
-from a seeded generator: a run is deterministic for its seed, and ensemble members
-with different stirring are a stochastic-physics ensemble. Time stepping is
+scales (wavenumbers 6-14, decorrelation of two days) plays the baroclinic eddies, so the
+flow is chaotic and weather-like. The stirring F = sqrt(1 - u) F_w + sqrt(u) F_s has two
+independent parts of the same statistics: F_w, the weather's own eddy forcing, which a
+forecast of the same world knows (its innovations come from generators the forecast can
+replay, :class:`SharedStirring`), and F_s, a fraction u of the variance that no forecast
+knows (its innovations are each run's own), so that error growth comes from the flow's
+instability and from u, and skill lasts beyond day 10 the way the atmosphere's does. A
+run is deterministic for its seeds, and ensemble members with different F_s are a
+stochastic-physics ensemble. Time stepping is
 semi-implicit: the gravity-wave terms (-lap Phi in the divergence equation, -Phi_bar delta
 in the geopotential equation) by Crank-Nicolson, everything else by third-order
 Adams-Bashforth (Durran 2010, Numerical Methods for Fluid Dynamics, sect. 8.6), so the
@@ -26,6 +41,7 @@ del^8 hyperdiffusion. The spherical-harmonic transforms are torch-harmonics'.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -53,19 +69,44 @@ class Physics:
     tau_drag_days: float = 10.0
     mountain_height: float = 900.0  # m
     hyperdiffusion_hours: float = 3.0  # e-folding time at the smallest scale
+    unpredictable_stirring: float = 0.35  # u: variance fraction of the stirring no forecast knows
+    moisture_reference: float = 20.0  # kg m-2: q_sat at the mean thickness
+    moisture_height: float = 300.0  # m of thickness per e-folding of q_sat
+    evaporation_humidity: float = 0.9  # r: relative humidity evaporation moistens toward
+    evaporation_days: float = 1.5
+    condensation_hours: float = 3.0
 
     def as_dict(self) -> dict:
         return asdict(self)
 
 
+@dataclass
+class SharedStirring:
+    """Where the known part of the stirring's innovations comes from: one generator per
+    trajectory, each repeated for ``repeats`` consecutive batch rows (the members of one
+    forecast share their truth's weather)."""
+
+    generators: Sequence[torch.Generator]
+    repeats: int = 1
+
+    def noise(self, model: ShallowWater) -> torch.Tensor:
+        draws = [model.stirring_noise(1, generator) for generator in self.generators]
+        return torch.cat(draws).repeat_interleave(self.repeats, dim=0)
+
+
 class ShallowWater(torch.nn.Module):
     """Batched spectral shallow-water model on an equiangular (pole-including) grid."""
+
+    channels = 4  # Phi, zeta, delta, q
+    # single precision: half the cost of double, and the weather's growth of differences
+    # swamps rounding (its statistics are what is tuned and measured)
+    dtype = torch.float32
 
     def __init__(self, nlat: int, nlon: int, dt: float, physics: Physics) -> None:
         super().__init__()
         self.nlat, self.nlon, self.dt, self.physics = nlat, nlon, dt, physics
         p = physics
-        dtype = torch.float64
+        dtype = self.dtype
         # Triangular truncation at nlon/3 ("quadratic grid"): products of two fields are
         # computed on the grid without aliasing back into the kept wavenumbers.
         truncation = nlon // 3 + 1
@@ -121,58 +162,120 @@ class ShallowWater(torch.nn.Module):
         times the stirring amplitude, confined to the stirred band of total wavenumbers."""
         p = self.physics
         shape = (batch, *self.band.shape)
-        real = torch.randn(shape, generator=generator, dtype=torch.float64, device=generator.device)
-        imag = torch.randn(shape, generator=generator, dtype=torch.float64, device=generator.device)
+        real = torch.randn(shape, generator=generator, dtype=self.dtype, device=generator.device)
+        imag = torch.randn(shape, generator=generator, dtype=self.dtype, device=generator.device)
         return p.stirring * self.band_scale * self.band * torch.complex(real, imag)
 
     def winds(self, spec: torch.Tensor) -> torch.Tensor:
         """(u, v) on the grid from vorticity and divergence coefficients: (..., 2, nlat, nlon)."""
-        return self.ivsht(self.invlap * spec[..., 1:, :, :] / self.physics.radius)
+        return self.ivsht(self.invlap * spec[..., 1:3, :, :] / self.physics.radius)
 
     def vrtdiv(self, vector: torch.Tensor) -> torch.Tensor:
         """Spectral (curl, div) of a grid vector field (..., 2, nlat, nlon)."""
         return self.lap * self.physics.radius * self.vsht(vector)
 
-    def tendency(self, spec: torch.Tensor, stirring: torch.Tensor) -> torch.Tensor:
+    def saturation(self, phi: torch.Tensor) -> torch.Tensor:
+        """q_sat (kg m-2) of geopotential ``phi`` on the grid: exponential in the thickness."""
+        p = self.physics
+        thickness = (phi - self.phi_s) / p.gravity - p.mean_depth
+        return p.moisture_reference * torch.exp(thickness / p.moisture_height)
+
+    def moisture_sources(
+        self, phi: torch.Tensor, q: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(evaporation E, condensation P) on the grid, kg m-2 s-1, both >= 0."""
+        p = self.physics
+        saturation = self.saturation(phi)
+        evaporation = (p.evaporation_humidity * saturation - q).clamp(min=0)
+        condensation = (q - saturation).clamp(min=0)
+        return evaporation / (p.evaporation_days * DAY), condensation / (
+            p.condensation_hours * 3600.0
+        )
+
+    def tendency(
+        self, spec: torch.Tensor, stirring: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(d state / dt, precipitation rate on the grid in kg m-2 s-1)."""
         p = self.physics
         grid = self.isht(spec)
-        phi, zeta = grid[:, 0], grid[:, 1]
+        phi, zeta, delta, q = grid.unbind(dim=1)
         uv = self.winds(spec)
-        absolute = uv * (zeta + self.coriolis).unsqueeze(1)
-        flux_spec = self.vrtdiv(absolute)
-        thickness = self.vrtdiv(uv * (phi - self.phi_s).unsqueeze(1))
-        kinetic = self.sht(phi + 0.5 * (uv**2).sum(dim=1))
+        vectors = torch.stack(
+            [
+                uv * (zeta + self.coriolis).unsqueeze(1),
+                uv * (phi - self.phi_s).unsqueeze(1),
+                uv * q.unsqueeze(1),
+            ],
+            dim=1,
+        )
+        fluxes = self.vrtdiv(vectors)  # (batch, 3 vectors, curl/div, L, M)
+        evaporation, precipitation = self.moisture_sources(phi, q)
+        # the advective form -u.grad q = -div(q u) + q div u: moisture is carried, not squeezed
+        scalars = self.sht(
+            torch.stack(
+                [phi + 0.5 * (uv**2).sum(dim=1), q * delta + evaporation - precipitation], dim=1
+            )
+        )
         out = torch.empty_like(spec)
-        out[:, 1] = -flux_spec[:, 1] + stirring - spec[:, 1] / (p.tau_drag_days * DAY)
-        out[:, 2] = flux_spec[:, 0] - self.lap * kinetic - spec[:, 2] / (p.tau_drag_days * DAY)
-        out[:, 0] = -thickness[:, 1] + self.sht(self.phi_eq - phi) / (p.tau_rad_days * DAY)
-        return out
+        drag = 1.0 / (p.tau_drag_days * DAY)
+        out[:, 1] = -fluxes[:, 0, 1] + stirring - spec[:, 1] * drag
+        out[:, 2] = fluxes[:, 0, 0] - self.lap * scalars[:, 0] - spec[:, 2] * drag
+        out[:, 0] = -fluxes[:, 1, 1] + self.sht(self.phi_eq - phi) / (p.tau_rad_days * DAY)
+        out[:, 3] = -fluxes[:, 2, 1] + scalars[:, 1]
+        return out, precipitation
 
     def initial_state(self, batch: int, generator: torch.Generator) -> torch.Tensor:
-        """Flat free surface at the mean depth, at rest, plus small seeded vorticity noise."""
+        """Flat free surface at the mean depth, at rest, dry, plus small seeded vorticity noise."""
         p = self.physics
-        options = {"dtype": torch.float64, "device": generator.device}
+        options = {"dtype": self.dtype, "device": generator.device}
         phi = torch.full((batch, self.nlat, self.nlon), p.gravity * p.mean_depth, **options)
         noise = 1e-6 * torch.randn(batch, self.nlat, self.nlon, generator=generator, **options)
-        grid = torch.stack([phi, noise, torch.zeros_like(noise)], dim=1)
-        return torch.tril(self.sht(grid))
+        zero = torch.zeros_like(noise)
+        return torch.tril(self.sht(torch.stack([phi, noise, zero, zero], dim=1)))
+
+    def initial_stirring(self, batch: int, generator: torch.Generator) -> torch.Tensor:
+        """Stirring state (batch, 2, L, M): the known and the unknown part, each stationary."""
+        return torch.stack(
+            [self.stirring_noise(batch, generator), self.stirring_noise(batch, generator)], dim=1
+        )
 
     def run(
-        self, spec: torch.Tensor, forcing: torch.Tensor, steps: int, generator: torch.Generator
-    ) -> tuple[torch.Tensor, torch.Tensor]:
+        self,
+        spec: torch.Tensor,
+        forcing: torch.Tensor,
+        steps: int,
+        generator: torch.Generator,
+        shared: SharedStirring | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Advance ``steps`` time steps (AB3, with Euler and AB2 to start).
 
-        ``forcing`` is the current stirring (batch, L, M); it evolves as an AR(1)
-        process, F <- a F + sqrt(1 - a^2) xi, with a = exp(-dt / stirring time).
-        Returns the new state and forcing.
+        ``forcing`` (batch, 2, L, M) holds the two parts of the stirring; each evolves as
+        an AR(1) process, F <- a F + sqrt(1 - a^2) xi, with a = exp(-dt / stirring time),
+        the known part's innovations xi from ``shared`` (from ``generator``, as the
+        unknown part's, when None). Returns the new state, the new forcing and the
+        precipitation accumulated over the steps (batch, nlat, nlon) in kg m-2.
         """
-        keep = math.exp(-self.dt / (self.physics.stirring_days * DAY))
+        p = self.physics
+        keep = math.exp(-self.dt / (p.stirring_days * DAY))
         fresh = math.sqrt(1.0 - keep**2)
-        dt, phi_bar, lap = self.dt, self.physics.gravity * self.physics.mean_depth, self.lap
+        known, unknown = (
+            math.sqrt(1.0 - p.unpredictable_stirring),
+            math.sqrt(p.unpredictable_stirring),
+        )
+        dt, phi_bar, lap = self.dt, p.gravity * p.mean_depth, self.lap
+        batch = spec.shape[0]
         history: list[torch.Tensor] = []
+        rain = torch.zeros(batch, self.nlat, self.nlon, dtype=self.dtype, device=spec.device)
         for _ in range(steps):
-            forcing = keep * forcing + fresh * self.stirring_noise(spec.shape[0], generator)
-            explicit = self.tendency(spec, forcing)
+            weather = (
+                shared.noise(self) if shared is not None else self.stirring_noise(batch, generator)
+            )
+            own = self.stirring_noise(batch, generator)
+            forcing = keep * forcing + fresh * torch.stack([weather, own], dim=1)
+            explicit, precipitation = self.tendency(
+                spec, known * forcing[:, 0] + unknown * forcing[:, 1]
+            )
+            rain = rain + dt * precipitation
             # take the linear gravity-wave terms out of the explicit part
             explicit[:, 2] = explicit[:, 2] + lap * spec[:, 0]
             explicit[:, 0] = explicit[:, 0] + phi_bar * spec[:, 2]
@@ -193,7 +296,7 @@ class ShallowWater(torch.nn.Module):
             new[:, 0] = b - 0.5 * dt * phi_bar * delta
             spec = torch.tril(new)
             spec[:, 1:] = self.hyper * spec[:, 1:]
-        return spec, forcing
+        return spec, forcing, rain
 
     def to_grid(self, spec: torch.Tensor) -> dict[str, torch.Tensor]:
         """Physical fields on the grid, north to south: geopotential, u, v, vorticity."""

@@ -25,6 +25,10 @@ def test_generate_writes_physical_members_with_provenance(tiny_checkpoint, tiny_
     assert ens.sizes["member"] == 3 and ens.sizes["init_time"] == 2
     assert 4.0e4 < float(ens["z500"].mean()) < 6.5e4 and ens["z500"].attrs["units"] == "m2 s-2"
     assert ens.attrs["model"] == "seeds-gee" and ens.attrs["seeds"] == 2
+    # precipitation comes back in m and never negative: values the network puts below the
+    # dry point of its transformed space are exactly dry
+    tp = ens["tp"].values
+    assert ens["tp"].attrs["units"] == "m" and tp.min() == 0.0 and (tp > 0).any()
     np.testing.assert_array_equal(
         ens["init_time"].values, open_complete(source)["init_time"].values[[0, 2]]
     )

@@ -39,6 +39,24 @@ def test_anomalies_round_trip_to_the_stored_values(reforecast):
     )
 
 
+def test_precipitation_is_modelled_in_its_transformed_space(reforecast):
+    """tp's anomalies are standardised log1p(tp / 0.1 mm): mapped back they are the stored
+    amounts, and they are far less skewed than the amounts themselves."""
+    from scipy import stats
+
+    from pipelines.transforms import transform_of
+
+    ensemble = AnomalyEnsemble.load(reforecast)
+    raw = open_complete(reforecast)["tp"].values
+    v = ensemble.variables.index("tp")
+    model = (
+        ensemble.anomalies[:, :, :, v] * ensemble.std[:, :, None, v] + ensemble.mean[:, :, None, v]
+    )
+    np.testing.assert_allclose(transform_of("tp").inverse(model), raw, rtol=1e-4, atol=1e-8)
+    wet = ensemble.anomalies[:, 1:, :, v].ravel()
+    assert abs(stats.skew(wet)) < stats.skew(raw[:, 1:].ravel()) / 2
+
+
 def test_samples_condition_on_seed_statistics_and_pick_targets(reforecast):
     ensemble = AnomalyEnsemble.load(reforecast)
     gee = SeedsSamples(ensemble, k_range=(2, 2), seed=0)

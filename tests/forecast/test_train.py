@@ -48,7 +48,7 @@ def test_training_is_deterministic_and_writes_a_safe_checkpoint(checkpoint, refo
     )
     assert all(torch.equal(first[k], second[k]) for k in first)
     _, trained = load_checkpoint(checkpoint)
-    assert sorted(trained.variables) == ["u500", "v500", "vo500", "z500"]
+    assert sorted(trained.variables) == ["tp", "u500", "v500", "vo500", "z500"]
 
 
 def test_training_resumes_from_its_state(reforecast, tmp_path):

@@ -94,3 +94,34 @@ def test_crpss_is_zero_for_climatology_and_one_for_a_perfect_ensemble():
     value = score_ensemble(forecast, truth, climatology=clim)["event_value"].compute()
     assert set(value.dims) == {"variable", "lead_time", "event", "cost_loss"}
     assert float(value.sel(event="above_2sigma").max()) < 0.2  # climatology: little value
+
+
+def precipitation_world(n_init: int = 400, n_members: int = 20, seed: int = 1):
+    """tp for truth and members drawn from the climatology of its model space,
+    log1p(tp / 0.1 mm) ~ N(mu, s^2) mapped back: dry where the draw is negative."""
+    from pipelines.transforms import TRANSFORM_ATTR, transform_of
+
+    forecast, truth, clim = climate_world(n_init, n_members, seed)
+    transform = transform_of("tp")
+    centre = xr.DataArray([5.5, 0.0], dims="statistic", coords={"statistic": ["mean", "std"]})
+    clim = (clim - centre).rename({"t2m": "tp"})  # model-space means -0.5 .. 3.5
+    clim["tp"].attrs[TRANSFORM_ATTR] = transform.description
+    forecast = transform.inverse(forecast.rename({"t2m": "tp"}) - 5.5)
+    truth = transform.inverse(truth.rename({"t2m": "tp"}) - 5.5)
+    return forecast, truth, clim
+
+
+def test_precipitation_crpss_and_extremes_use_its_skewed_climatology():
+    from forecast.scoring import score_ensemble
+
+    forecast, truth, clim = precipitation_world()
+    assert 0.1 < float((truth["tp"] == 0).mean()) < 0.9
+    table = score_ensemble(forecast, truth, climatology=clim).compute()
+    # draws from the climatology have no skill against it: the skewed climatology's CRPS
+    # (quantiles mapped back) agrees with the members' fair CRPS
+    assert abs(float(table["crpss"].item())) < 0.03
+    assert list(table["event"].values) == ["above_p95", "above_p99"]
+    # the thresholds are the climatology's 95th and 99th percentiles: the truth passes them
+    # 5% and 1% of the time
+    rates = table["event_base_rate"].squeeze().values
+    np.testing.assert_allclose(rates, [0.05, 0.01], atol=0.006)
