@@ -104,8 +104,8 @@ def ensemble_physics(settings: WorldSettings) -> Physics:
 
 
 def _grid_coords(model: ShallowWater) -> dict[str, np.ndarray]:
-    lat = np.rad2deg(model.lats.cpu().numpy())[::-1].copy()  # ascending
-    lon = np.rad2deg(model.lons.cpu().numpy())
+    lat = np.rad2deg(model.latitudes.numpy())[::-1].copy()  # ascending
+    lon = np.rad2deg(model.longitudes.numpy())
     return {"lat": lat, "lon": lon}
 
 

@@ -117,7 +117,11 @@ class ShallowWater(torch.nn.Module):
         self.ivsht = harmonics.InverseRealVectorSHT(nlat, nlon, **kwargs).to(dtype)
         lmax, mmax = self.sht.lmax, self.sht.mmax
         cost, _ = harmonics.quadrature.clenshaw_curtiss_weights(nlat, -1, 1)
-        lats = -torch.as_tensor(np.arcsin(cost), dtype=dtype)  # north to south
+        # the grid's coordinates in double precision whatever the model runs in: they are
+        # what the world's stores carry, and a checkpoint's grid is compared with them
+        self.latitudes = -torch.as_tensor(np.arcsin(cost), dtype=torch.float64)  # N to S
+        self.longitudes = torch.linspace(0, 2 * math.pi, nlon + 1, dtype=torch.float64)[:nlon]
+        lats = -torch.as_tensor(np.arcsin(cost), dtype=dtype)
         lons = torch.linspace(0, 2 * math.pi, nlon + 1, dtype=dtype)[:nlon]
         ell = torch.arange(lmax, dtype=dtype).reshape(-1, 1).expand(lmax, mmax)
         lap = -ell * (ell + 1) / p.radius**2

@@ -553,7 +553,7 @@ GENERATE_CASES = {
     ),
     "source with other variables than the checkpoint": (
         source_with_other_variables,
-        ("ens.zarr", "has no variables ['u500', 'v500', 'vo500']"),
+        ("ens.zarr", "has no variables ['tp', 'u500', 'v500', 'vo500']"),
     ),
     "source store interrupted": (source_interrupted, ("half.zarr", "interrupted write")),
     "more seeds than members": (
