@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from forecast.scoring import score_ensemble
+from forecast.scoring.amounts import amount_summary
 from forecast.scoring.metrics import exchangeability_chi2
 from forecast.scoring.regions import area_weights
 from pipelines.climatology import daily_climatology
@@ -38,7 +39,6 @@ from pipelines.world import WorldSettings, build_world
 
 SKILL_VARIABLES = ("z500", "u500", "v500", "tp")
 SKILL_DAYS = (1, 2, 3, 4, 5, 10)
-DRY = 1e-5  # m: under 0.01 mm in the output interval
 
 
 def mean_over(da, dims):
@@ -122,18 +122,19 @@ def skill(truth, operational) -> dict:
 def precipitation(truth, operational) -> dict:
     """Dry fraction and wet-tail percentiles (mm per output interval) of truth and members."""
 
-    def summary(values: np.ndarray) -> dict:
+    def summary(amounts) -> dict:
+        described = amount_summary(amounts)
         return {
-            "dry_fraction": round(float((values < DRY).mean()), 3),
-            "p95_mm": round(float(np.quantile(values, 0.95)) * 1e3, 3),
-            "p99_mm": round(float(np.quantile(values, 0.99)) * 1e3, 3),
-            "max_mm": round(float(values.max()) * 1e3, 2),
-            "negative": int((values < 0).sum()),
+            "dry_fraction": round(described["dry_fraction"], 3),
+            "p95_mm": round(described["p95"] * 1e3, 3),
+            "p99_mm": round(described["p99"] * 1e3, 3),
+            "max_mm": round(float(amounts.max()) * 1e3, 2),
+            "negative": described["negative"],
         }
 
     return {
-        "truth": summary(truth.tp.values),
-        "members": summary(operational.tp.isel(lead_time=slice(1, None)).values),
+        "truth": summary(truth.tp),
+        "members": summary(operational.tp.isel(lead_time=slice(1, None))),
     }
 
 

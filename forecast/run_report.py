@@ -8,6 +8,7 @@ import xarray as xr
 
 from pipelines.leads import lead_days
 from pipelines.store import open_complete
+from pipelines.transforms import transform_of
 
 from .plots import diagnostics
 from .plots.ensemble_maps import ensemble_maps, event_maps
@@ -82,15 +83,15 @@ def make_report(
         "With few init times the rank histograms and Brier scores are noisy: read the "
         "differences between ensembles, not the third digit.",
     ]
-    if "tp" in truth.data_vars:
+    for name in (str(v) for v in truth.data_vars if transform_of(str(v))):
         reference = f"physics {physics.sizes['member']}"
-        amounts = {reference: physics["tp"]}
+        amounts = {reference: physics[name]}
         for model, path in ensembles.items():
-            amounts[model] = open_complete(path)["tp"]
+            amounts[model] = open_complete(path)[name]
         notes.append(
-            "Precipitation amounts (tp per 6 hours, pooled over the held-out init times, "
-            "lead times, members and grid points; relative to the physics ensemble):\n\n"
-            + amount_table(amounts, reference)
+            f"Amounts of {name} (per accumulation interval, pooled over the held-out init "
+            "times, lead times, members and grid points; relative to the physics ensemble):"
+            "\n\n" + amount_table(amounts, reference)
         )
     return write_report(
         out,

@@ -59,12 +59,7 @@ class AnomalyEnsemble:
         anomalies, mean, std = _anomalies(data, names, at)
         truth = None
         if Path(store, "truth").exists():
-            raw = _stack(
-                to_model_space(open_complete(store, "truth")[names]),
-                names,
-                ("init_time", "lead_time"),
-            )
-            truth = (raw - mean) / std
+            truth = _standardised(open_complete(store, "truth"), names, mean, std)
         coords = {
             name: data[name].values for name in ("init_time", "lead_time", "member", "lat", "lon")
         }
@@ -224,8 +219,7 @@ class StreamedEnsemble:
             raise DataError("has no /truth group", str(self.store))
         part = self._read(truth, init_time=[init], lead_time=[lead])
         mean, std = self._climatology(init, [lead])
-        raw = _stack(to_model_space(part), self.variables, ("init_time", "lead_time"))
-        return ((raw - mean) / std)[0, 0].astype(np.float32)
+        return _standardised(part, self.variables, mean, std)[0, 0].astype(np.float32)
 
     def member_spread(self) -> np.ndarray:
         """:meth:`AnomalyEnsemble.member_spread`, reading one init time at a time."""
@@ -337,8 +331,17 @@ def _anomalies(
     at valid time (init, lead, var, lat, lon): ``climatology``, what
     :func:`_climatology_at_valid_time` gives for ``data``), in the store's precision."""
     mean, std = climatology
-    members = _stack(to_model_space(data[names]), names, ("init_time", "lead_time", "member"))
-    return (members - mean[:, :, None]) / std[:, :, None], mean, std
+    members = _standardised(data, names, mean[:, :, None], std[:, :, None], member=True)
+    return members, mean, std
+
+
+def _standardised(
+    ds: xr.Dataset, names: list[str], mean: np.ndarray, std: np.ndarray, member: bool = False
+) -> np.ndarray:
+    """(x - mean) / std of ``ds``'s variables in their model space, stacked (init, lead,
+    [member], var, lat, lon)."""
+    leading = ("init_time", "lead_time", "member") if member else ("init_time", "lead_time")
+    return (_stack(to_model_space(ds[names]), names, leading) - mean) / std
 
 
 def _climatology_at_valid_time(
