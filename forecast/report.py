@@ -141,7 +141,7 @@ def write_report(
         "CRPS: the standard estimator of the ensemble's empirical distribution (penalises small "
         "ensembles); fair CRPS: the unbiased estimator of the CRPS of the distribution the members "
         "are drawn from. CRPSS: 1 - fair CRPS / CRPS of the day-of-year climatology as a Gaussian "
-        "(for precipitation, the Gaussian of log(1 + tp / 0.1 mm) mapped back). Spread-skill: "
+        "(for precipitation, the Gaussian of its cube root mapped back). Spread-skill: "
         "sqrt((M+1)/M) spread / RMSE (1 = reliable). BSS and ROC AUC of extremes: mean over the "
         "+2 sigma and -2 sigma anomaly events of the day-of-year climatology (for precipitation, "
         "over its climatological 95th and 99th percentiles). Rank RI: "

@@ -2,7 +2,7 @@
 
 Everything is in standardised anomalies a = (x - mu(doy)) / sigma(doy), with the
 day-of-year climatology of the store's reanalysis at each valid time, and x in the
-variable's model space (precipitation: log(1 + tp / 0.1 mm), :mod:`pipelines.transforms`,
+variable's model space (precipitation: its cube root, :mod:`pipelines.transforms`,
 where the store's climatology of it is). A sample is:
 
 - ``condition``: per variable the mean and the standard deviation of K seed members
@@ -35,7 +35,7 @@ from pipelines.climatology import climatology_at
 from pipelines.errors import DataError
 from pipelines.leads import lead_days
 from pipelines.store import open_complete
-from pipelines.transforms import is_model_space, to_model_space, transform_of
+from pipelines.transforms import stale_spaces, to_model_space
 
 from .context import ContextFields
 
@@ -313,12 +313,12 @@ def _open(
     missing = [v for v in names if v not in data.data_vars]
     if missing:
         raise DataError(f"has no variables {missing}; it has {list(data.data_vars)}", str(store))
-    stale = [v for v in names if transform_of(v) and not is_model_space(clim[v])]
-    if stale:
+    if stale := stale_spaces(clim, names):
+        spaces = ", ".join(f"{name} in {stored}" for name, (stored, _) in stale.items())
+        now = ", ".join(f"{name} in {wanted}" for name, (_, wanted) in stale.items())
         raise DataError(
-            f"its climatology of {stale} is in physical units: the store was prepared before "
-            "these variables were modelled in their transformed space; prepare it again "
-            "(forecast prepare ... --overwrite)",
+            f"its climatology has {spaces}: the store was prepared before forecast modelled "
+            f"them as it does now ({now}); prepare it again (forecast prepare ... --overwrite)",
             str(store),
         )
     return data, clim, names

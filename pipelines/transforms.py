@@ -3,11 +3,18 @@
 Most variables are modelled as they are. Precipitation is not: it is non-negative,
 zero over much of the globe and heavy-tailed, so its standardised anomalies are far
 from anything a network's Gaussian noise or a Gaussian climatology describes. It is
-modelled as y = ln(1 + x / s), with s = 0.1 mm, the usual log-plus-offset of
-precipitation post-processing (e.g. Scheuerer & Hamill 2015, Mon. Wea. Rev. 143,
-4578-4596, use a power; the offset keeps dry points finite). The inverse
-x = s (exp(y) - 1), clamped at zero, makes every value that comes back non-negative,
-and a value below the dry point exactly dry.
+modelled as its cube root, y = (x / s)^(1/3) with s = 1 mm: precipitation amounts
+are close to cube-root normal (Stidd 1953, Trans. AGU 34, 31-35; power transforms are
+the usual way into post-processing's Gaussian models, e.g. Scheuerer & Hamill 2015,
+Mon. Wea. Rev. 143, 4578-4596). The inverse x = s max(y, 0)^3 returns every value
+non-negative and anything at or below zero exactly dry.
+
+Why a power and not the logarithm ln(1 + x / s) (the first choice here; measured in
+benchmarks/RESULTS.md, "Precipitation's model space"): near zero the cube root is
+steep, so a network's error of a few tenths at a point that is surely dry stays below
+0.01 mm instead of becoming drizzle; far out it is flat, so an error of a few units
+where it rains is a factor (1 + d / y)^3, not e^d: the log's largest generated amounts
+were metres.
 
 The prepared store's ``/climatology`` of a transformed variable is in model space and
 says so in its ``transform`` attribute; everything else in a store is physical.
@@ -21,33 +28,38 @@ from typing import TypeVar
 import numpy as np
 import xarray as xr
 
+from .errors import DataError
+
 TRANSFORM_ATTR = "transform"
-Values = TypeVar("Values", np.ndarray, xr.DataArray)
+PHYSICAL = "physical units"  # the space of a variable modelled as it is
+Values = TypeVar("Values", np.ndarray, xr.DataArray, xr.Dataset)
 
 
 @dataclass(frozen=True)
-class LogOffset:
-    """y = ln(1 + max(x, 0) / scale) and back; x in ``units``."""
+class Power:
+    """y = (max(x, 0) / scale) ** exponent and back, x = scale max(y, 0) ** (1 / exponent);
+    x and ``scale`` in ``units``."""
 
     scale: float
     units: str
+    exponent: float
 
     @property
     def description(self) -> str:
-        return f"log1p(x / {self.scale:g})"
+        return f"(x / {self.scale:g}) ** {self.exponent:.6g}"
 
     def forward(self, x: Values) -> Values:
-        return np.log1p(np.maximum(x, 0) / self.scale)
+        return (np.maximum(x, 0) / self.scale) ** self.exponent
 
     def inverse(self, y: Values) -> Values:
-        return np.maximum(self.scale * np.expm1(y), 0)
+        return self.scale * np.maximum(y, 0) ** (1 / self.exponent)
 
 
-# short name -> transform (tp in m: the scale is 0.1 mm)
-TRANSFORMS: dict[str, LogOffset] = {"tp": LogOffset(1e-4, "m")}
+# short name -> transform (tp in m: the scale is 1 mm)
+TRANSFORMS: dict[str, Power] = {"tp": Power(1e-3, "m", 1 / 3)}
 
 
-def transform_of(name: str) -> LogOffset | None:
+def transform_of(name: str) -> Power | None:
     """The transform of a variable's short name, or None when it is modelled as it is."""
     return TRANSFORMS.get(name)
 
@@ -90,10 +102,31 @@ def is_model_space(da: xr.DataArray) -> bool:
     return TRANSFORM_ATTR in da.attrs
 
 
+def stale_spaces(clim: xr.Dataset, names: list[str]) -> dict[str, tuple[str, str]]:
+    """name -> (the space its stored climatology is in, the space forecast models it in
+    now), for each of ``names`` where they differ (a store prepared before)."""
+    stale = {}
+    for name in names:
+        wanted = transform_of(name)
+        now = wanted.description if wanted else PHYSICAL
+        stored = clim[name].attrs.get(TRANSFORM_ATTR, PHYSICAL)
+        if stored != now:
+            stale[name] = (stored, now)
+    return stale
+
+
 def climatological_value(clim: xr.DataArray, z: float | xr.DataArray) -> xr.DataArray:
     """mu + z sigma of a climatology variable (statistic, ...) in physical values: the
     climatological Gaussian's z-quantile, mapped back where the climatology is in model
     space (there a quantile of the climatology's censored, skewed distribution)."""
     value = clim.sel(statistic="mean", drop=True) + z * clim.sel(statistic="std", drop=True)
-    transform = transform_of(str(clim.name)) if is_model_space(clim) else None
-    return value if transform is None else transform.inverse(value)
+    if not is_model_space(clim):
+        return value
+    transform = transform_of(str(clim.name))
+    if transform is None or transform.description != clim.attrs[TRANSFORM_ATTR]:
+        raise DataError(
+            f"the climatology of {clim.name} is in the space {clim.attrs[TRANSFORM_ATTR]!r}, "
+            "not the one forecast models it in now: prepare the store again "
+            "(forecast prepare ... --overwrite)"
+        )
+    return transform.inverse(value)

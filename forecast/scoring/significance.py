@@ -29,7 +29,9 @@ def block_length(differences: np.ndarray) -> int:
     """The block length for a series (last axis; the largest over the others)."""
     d = np.asarray(differences, float)
     n = d.shape[-1]
-    centred = d - np.nanmean(d, axis=-1, keepdims=True)
+    with warnings.catch_warnings():  # a series that is all NaN (an event never seen) is fine
+        warnings.simplefilter("ignore", RuntimeWarning)
+        centred = d - np.nanmean(d, axis=-1, keepdims=True)
     denominator = np.nansum(centred**2, axis=-1)
     numerator = np.nansum(centred[..., 1:] * centred[..., :-1], axis=-1)
     rho = np.clip(

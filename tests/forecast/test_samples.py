@@ -40,8 +40,8 @@ def test_anomalies_round_trip_to_the_stored_values(reforecast):
 
 
 def test_precipitation_is_modelled_in_its_transformed_space(reforecast):
-    """tp's anomalies are standardised log1p(tp / 0.1 mm): mapped back they are the stored
-    amounts, and they are far less skewed than the amounts themselves."""
+    """tp's anomalies are the standardised cube roots of the stored amounts, and they
+    are far less skewed than the amounts themselves."""
     from scipy import stats
 
     from pipelines.transforms import transform_of
@@ -52,7 +52,7 @@ def test_precipitation_is_modelled_in_its_transformed_space(reforecast):
     model = (
         ensemble.anomalies[:, :, :, v] * ensemble.std[:, :, None, v] + ensemble.mean[:, :, None, v]
     )
-    np.testing.assert_allclose(transform_of("tp").inverse(model), raw, rtol=1e-4, atol=1e-8)
+    np.testing.assert_allclose(model, transform_of("tp").forward(raw), rtol=1e-5, atol=1e-5)
     wet = ensemble.anomalies[:, 1:, :, v].ravel()
     assert abs(stats.skew(wet)) < stats.skew(raw[:, 1:].ravel()) / 2
 
@@ -169,3 +169,27 @@ def test_samples_carry_the_context_of_their_valid_time(reforecast):
         np.testing.assert_allclose(
             context[7:], climatology_fields(whole.std[i, j]), rtol=1e-5, atol=1e-5
         )
+
+
+@pytest.mark.parametrize("stored", [None, "log1p(x / 0.01)"])
+def test_a_store_prepared_in_another_space_is_refused_by_name(reforecast, tmp_path, stored):
+    """A climatology of tp in physical units, or in a space forecast no longer models it in,
+    would be read as if it were in today's: one error saying to prepare again."""
+    import re
+    import shutil
+
+    import zarr
+
+    from pipelines.transforms import TRANSFORM_ATTR
+
+    store = tmp_path / "old.zarr"
+    shutil.copytree(reforecast, store)
+    tp = zarr.open_array(store / "climatology" / "tp", mode="r+")
+    attrs = {k: v for k, v in tp.attrs.asdict().items() if k != TRANSFORM_ATTR}
+    tp.attrs.clear()
+    tp.attrs.update({**attrs, **({TRANSFORM_ATTR: stored} if stored else {})})
+    if (store / "zarr.json").exists() or (store / ".zmetadata").exists():
+        zarr.consolidate_metadata(store)
+    space = re.escape(stored or "physical units")
+    with pytest.raises(DataError, match=rf"tp in {space}.*prepare it again"):
+        AnomalyEnsemble.load(store)

@@ -1,6 +1,8 @@
 """The paired block bootstrap: it finds a real difference, and it covers zero about as
 often as it claims when there is none."""
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import xarray as xr
@@ -64,6 +66,16 @@ def test_the_block_grows_with_the_autocorrelation():
     rng = np.random.default_rng(2)
     assert block_length(rng.normal(size=200)) <= 2
     assert block_length(ar1(rng, 200, 0.8)) >= 5
+
+
+def test_a_series_that_is_all_missing_leaves_the_block_to_the_others_quietly():
+    """An event never observed gives an all-NaN series of Brier differences: no warning,
+    and the block length is the other series' own."""
+    rng = np.random.default_rng(3)
+    series = np.stack([np.full(200, np.nan), ar1(rng, 200, 0.8)])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert block_length(series) == block_length(series[1])
 
 
 def test_compared_tables_differ_by_their_crps_and_rmse_and_find_the_sharper_ensemble_better():

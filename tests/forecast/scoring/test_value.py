@@ -98,7 +98,7 @@ def test_crpss_is_zero_for_climatology_and_one_for_a_perfect_ensemble():
 
 def precipitation_world(n_init: int = 400, n_members: int = 20, seed: int = 1):
     """tp for truth and members drawn from the climatology of its model space,
-    log1p(tp / 0.1 mm) ~ N(mu, s^2) mapped back: dry where the draw is negative."""
+    (tp / 1 mm)^(1/3) ~ N(mu, s^2) mapped back: dry where the draw is negative."""
     from pipelines.transforms import TRANSFORM_ATTR, transform_of
 
     forecast, truth, clim = climate_world(n_init, n_members, seed)
