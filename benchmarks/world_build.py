@@ -9,9 +9,9 @@ rms of the time-mean error map at the last lead, and the rank-flatness permutati
 score` reports it: for z500, u500, v500 and tp at days 1-5 and 10 on all held-out
 init times, the physics ensemble's CRPSS against the day-of-year climatology of the
 truth (fair CRPS; precipitation's climatology in its model space, pipelines.transforms),
-spread-skill, and the share of the RMSE that is a systematic error (the rms over the
-globe of the mean error over init times, less its sampling variance, over the RMSE);
-and precipitation's dry fraction (< 0.01 mm) and 95th/99th percentiles, truth and
+spread-skill with its 90% bootstrap interval over init times, and the share of the RMSE
+that is a systematic error (the rms over the globe of the mean error over init times,
+less its sampling variance, over the RMSE); and precipitation's dry fraction (< 0.01 mm) and 95th/99th percentiles, truth and
 members.
 
     scripts/in-env python benchmarks/world_build.py --profiles tiny default
@@ -108,15 +108,36 @@ def skill(truth, operational) -> dict:
         )
         rmse = np.sqrt(mean_over(error**2, ["init_time", "lat", "lon"]))
         row = scores.sel(variable=name)
+        interval = spread_skill_interval(
+            mean_over(forecast[name].var("member", ddof=1), ["lat", "lon"]).values,
+            mean_over(error**2, ["lat", "lon"]).values,
+            forecast.sizes["member"],
+        )
         out[name] = {
             "lead_days": [int(d / np.timedelta64(1, "D")) for d in leads],
             "crpss": row["crpss"].values.round(3).tolist(),
             "spread_skill": row["spread_skill"].values.round(3).tolist(),
+            "spread_skill_90": interval.round(3).tolist(),
             "systematic_share": (np.sqrt(np.maximum(systematic, 0)) / rmse)
             .values.round(3)
             .tolist(),
         }
     return out
+
+
+def spread_skill_interval(
+    variance: np.ndarray, squared_error: np.ndarray, members: int, samples: int = 2000
+) -> np.ndarray:
+    """The 90% percentile-bootstrap interval over init times (axis 0 of the per-case
+    area means of the members' variance and the mean's squared error, (init, lead)) of
+    sqrt((M + 1) / M <s^2> / <e^2>), the spread-skill ratio: (2, lead). How far from 1
+    a reliable ensemble's ratio may fall on this many init times."""
+    rng = np.random.default_rng(0)
+    cases = rng.integers(0, variance.shape[0], size=(samples, variance.shape[0]))
+    ratio = np.sqrt(
+        (members + 1) / members * variance[cases].mean(1) / squared_error[cases].mean(1)
+    )
+    return np.quantile(ratio, [0.05, 0.95], axis=0)
 
 
 def precipitation(truth, operational) -> dict:
