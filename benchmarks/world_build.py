@@ -11,8 +11,8 @@ init times, the physics ensemble's CRPSS against the day-of-year climatology of 
 truth (fair CRPS; precipitation's climatology in its model space, pipelines.transforms),
 spread-skill with its 90% bootstrap interval over init times, and the share of the RMSE
 that is a systematic error (the rms over the globe of the mean error over init times,
-less its sampling variance, over the RMSE); and precipitation's dry fraction (< 0.01 mm) and 95th/99th percentiles, truth and
-members.
+less its sampling variance, over the RMSE); and precipitation's dry fraction (< 0.01 mm)
+and 95th/99th percentiles, truth and members.
 
     scripts/in-env python benchmarks/world_build.py --profiles tiny default
 """
