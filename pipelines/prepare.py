@@ -165,6 +165,15 @@ def prepare_entry(
         inputs.append({"chunk_bytes": chunk_bytes})
     if entry.truth is not None:
         inputs.append(asdict(catalog[entry.truth]))
+    # the climatology of a transformed variable is in its model space: another space is
+    # another store (and stores without one keep their key)
+    spaces = {
+        str(v): transform.description
+        for v in groups[""].data_vars
+        if (transform := transform_of(str(v))) is not None
+    }
+    if spaces:
+        inputs.append({"model_space": spaces})
     path = Path(out_dir) / f"{name}.zarr"
     truth_source = catalog[entry.truth].path if entry.truth is not None else entry.path
 

@@ -233,3 +233,22 @@ def test_bad_climatology_options_are_refused_before_anything_is_read(sources, op
             "rean", load_catalog(sources / "catalog.yaml"), sources / "out", progress=False
         )
     assert not (sources / "out").exists()
+
+
+def test_a_store_prepared_in_another_model_space_is_replaced_on_overwrite(
+    tiny_catalog, tmp_path, monkeypatch
+):
+    """tp's climatology is stored in its model space: when that space changes, the store
+    is made from other inputs (refused without --overwrite, replaced with it), not kept."""
+    from pipelines import transforms
+
+    catalog = load_catalog(tiny_catalog)
+    first = prepare_entry("world-truth", catalog, tmp_path, progress=False)
+    label = open_complete(first, "climatology")["tp"].attrs[transforms.TRANSFORM_ATTR]
+    other = transforms.Power(1e-3, "m", 0.5)
+    monkeypatch.setitem(transforms.TRANSFORMS, "tp", other)
+    with pytest.raises(DataError, match="made from other inputs"):
+        prepare_entry("world-truth", catalog, tmp_path, progress=False)
+    again = prepare_entry("world-truth", catalog, tmp_path, overwrite=True, progress=False)
+    relabelled = open_complete(again, "climatology")["tp"].attrs[transforms.TRANSFORM_ATTR]
+    assert label != relabelled == other.description
