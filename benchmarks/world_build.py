@@ -106,11 +106,13 @@ def skill(truth, operational) -> dict:
         systematic = mean_over(
             error.mean("init_time") ** 2 - error.var("init_time", ddof=1) / n, ["lat", "lon"]
         )
-        rmse = np.sqrt(mean_over(error**2, ["init_time", "lat", "lon"]))
+        # per init time (the bootstrap's cases); every init weighs the same in the RMSE
+        squared_error = mean_over(error**2, ["lat", "lon"])
+        rmse = np.sqrt(squared_error.mean("init_time"))
         row = scores.sel(variable=name)
         interval = spread_skill_interval(
             mean_over(forecast[name].var("member", ddof=1), ["lat", "lon"]).values,
-            mean_over(error**2, ["lat", "lon"]).values,
+            squared_error.values,
             forecast.sizes["member"],
         )
         out[name] = {

@@ -18,8 +18,9 @@ import xarray as xr
 
 from pipelines import load_catalog
 from pipelines.catalog import Catalog
+from pipelines.errors import DataError
 from pipelines.prepare import prepare_entry
-from pipelines.store import open_complete
+from pipelines.store import StaleStoreError, open_complete
 from pipelines.world import WorldSettings, physics_member_seconds
 
 from .checkpoint import read_checkpoint
@@ -99,10 +100,20 @@ def run(
     stages = Stages(quiet=not progress)
     start = time.perf_counter()
     catalog = world_catalog(settings.profile, catalog)
-    stores = {
-        name: prepare_entry(name, catalog, out / "prepared", progress=progress)
-        for name in WORLD_ENTRIES
-    }
+    try:
+        stores = {
+            name: prepare_entry(name, catalog, out / "prepared", progress=progress)
+            for name in WORLD_ENTRIES
+        }
+    except StaleStoreError as error:
+        # the run's models were trained on the old stores: replacing only the stores would
+        # reuse them on data they never saw, so the folder is the user's to delete
+        raise DataError(
+            f"{error.source} was prepared by another version of forecast or from other "
+            "settings, and the run's models and ensembles were made from it: delete the run "
+            "folder or choose another --out",
+            str(out),
+        ) from None
     stages("world and prepare", start)
 
     operational = stores["world-operational"]

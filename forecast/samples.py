@@ -35,7 +35,7 @@ from pipelines.climatology import climatology_at
 from pipelines.errors import DataError
 from pipelines.leads import lead_days
 from pipelines.store import open_complete
-from pipelines.transforms import stale_spaces, to_model_space
+from pipelines.transforms import stale_space_error, stale_spaces, to_model_space
 
 from .context import ContextFields
 
@@ -314,13 +314,7 @@ def _open(
     if missing:
         raise DataError(f"has no variables {missing}; it has {list(data.data_vars)}", str(store))
     if stale := stale_spaces(clim, names):
-        spaces = ", ".join(f"{name} in {stored}" for name, (stored, _) in stale.items())
-        now = ", ".join(f"{name} in {wanted}" for name, (_, wanted) in stale.items())
-        raise DataError(
-            f"its climatology has {spaces}: the store was prepared before forecast modelled "
-            f"them as it does now ({now}); prepare it again (forecast prepare ... --overwrite)",
-            str(store),
-        )
+        raise stale_space_error(stale, str(store))
     return data, clim, names
 
 

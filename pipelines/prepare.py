@@ -38,7 +38,7 @@ from .readers import open_entry
 from .regrid import regrid_conservative
 from .static import static_fields
 from .store import fingerprint, load_together, write_store
-from .transforms import to_model_space, transform_of
+from .transforms import space_of, to_model_space, transform_of
 
 log = logging.getLogger(__name__)
 STORE_VERSION = 1
@@ -167,11 +167,7 @@ def prepare_entry(
         inputs.append(asdict(catalog[entry.truth]))
     # the climatology of a transformed variable is in its model space: another space is
     # another store (and stores without one keep their key)
-    spaces = {
-        str(v): transform.description
-        for v in groups[""].data_vars
-        if (transform := transform_of(str(v))) is not None
-    }
+    spaces = {str(v): space_of(str(v)) for v in groups[""].data_vars if transform_of(str(v))}
     if spaces:
         inputs.append({"model_space": spaces})
     path = Path(out_dir) / f"{name}.zarr"

@@ -300,13 +300,17 @@ def write_store(
     return path
 
 
+class StaleStoreError(DataError):
+    """A finished store is in the way that was made from other inputs (another key)."""
+
+
 def _begin(path: Path, partial: Path, progress_file: Path, key: str, overwrite: bool) -> None:
     """Keep a finished store with this key; otherwise make sure a partial one can resume."""
     if path.exists():
         if _finished(path, key):
             return
         if not overwrite:
-            raise DataError(
+            raise StaleStoreError(
                 "exists and was made from other inputs; pass --overwrite to replace it", str(path)
             )
     record = _read_json(progress_file)

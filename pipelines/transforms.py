@@ -102,17 +102,33 @@ def is_model_space(da: xr.DataArray) -> bool:
     return TRANSFORM_ATTR in da.attrs
 
 
+def space_of(name: str) -> str:
+    """The space forecast models a variable in now: its transform, or physical units."""
+    transform = transform_of(name)
+    return transform.description if transform is not None else PHYSICAL
+
+
 def stale_spaces(clim: xr.Dataset, names: list[str]) -> dict[str, tuple[str, str]]:
     """name -> (the space its stored climatology is in, the space forecast models it in
     now), for each of ``names`` where they differ (a store prepared before)."""
     stale = {}
     for name in names:
-        wanted = transform_of(name)
-        now = wanted.description if wanted else PHYSICAL
         stored = clim[name].attrs.get(TRANSFORM_ATTR, PHYSICAL)
-        if stored != now:
+        if stored != (now := space_of(name)):
             stale[name] = (stored, now)
     return stale
+
+
+def stale_space_error(stale: dict[str, tuple[str, str]], source: str | None = None) -> DataError:
+    """The error that refuses a store whose climatology is in another space (``stale``
+    from :func:`stale_spaces`), naming both spaces of each variable."""
+    spaces = ", ".join(f"{name} in {stored}" for name, (stored, _) in stale.items())
+    now = ", ".join(f"{name} in {wanted}" for name, (_, wanted) in stale.items())
+    return DataError(
+        f"its climatology has {spaces}: the store was prepared before forecast modelled "
+        f"them as it does now ({now}); prepare it again (forecast prepare ... --overwrite)",
+        source,
+    )
 
 
 def climatological_value(clim: xr.DataArray, z: float | xr.DataArray) -> xr.DataArray:
@@ -122,11 +138,7 @@ def climatological_value(clim: xr.DataArray, z: float | xr.DataArray) -> xr.Data
     value = clim.sel(statistic="mean", drop=True) + z * clim.sel(statistic="std", drop=True)
     if not is_model_space(clim):
         return value
-    transform = transform_of(str(clim.name))
-    if transform is None or transform.description != clim.attrs[TRANSFORM_ATTR]:
-        raise DataError(
-            f"the climatology of {clim.name} is in the space {clim.attrs[TRANSFORM_ATTR]!r}, "
-            "not the one forecast models it in now: prepare the store again "
-            "(forecast prepare ... --overwrite)"
-        )
-    return transform.inverse(value)
+    name = str(clim.name)
+    if stale := stale_spaces(xr.Dataset({name: clim}), [name]):
+        raise stale_space_error(stale, clim.attrs.get("source"))
+    return TRANSFORMS[name].inverse(value)  # in model space now, so it has a transform

@@ -90,5 +90,5 @@ def test_climatological_values_are_quantiles_in_physical_units():
 def test_a_climatology_in_another_space_is_refused():
     """A store prepared when tp was modelled otherwise would be mapped back wrongly."""
     clim = model_space_climatology(1.0, 0.5).assign_attrs({TRANSFORM_ATTR: "log1p(x / 0.0001)"})
-    with pytest.raises(DataError, match="log1p.*prepare the store again"):
+    with pytest.raises(DataError, match="tp in log1p.*tp in \\(x / 0.001\\).*prepare it again"):
         climatological_value(clim, 1.0)

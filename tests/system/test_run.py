@@ -11,7 +11,7 @@ from forecast.cli import main
 from forecast.reference_ensembles import climatological_ensemble
 from forecast.report import score_table
 from forecast.scoring import metrics
-from pipelines.store import open_complete
+from pipelines.store import open_complete, write_store
 
 ENSEMBLES = ("2 seeds", "physics 31", "SEEDS-GEE 8", "SEEDS-GPP 8", "VAE-CRPS 8", "climatology")
 
@@ -67,6 +67,24 @@ def test_the_report_numbers_are_the_scores_of_the_stores(quick_run):
     assert numbers["scores"]["SEEDS-GEE 8"]["z500"]["120h"]["crps"] == pytest.approx(
         float(expected), rel=1e-5
     )
+
+
+def test_a_run_folder_from_other_inputs_is_refused_with_advice_that_works(
+    tiny_catalog, tmp_path, capsys
+):
+    """Stores prepared another way (another version of forecast, other settings) stop the
+    run with advice it can take, not an option only `forecast prepare` has; its models
+    were trained on them, so the run does not replace them behind its models' back."""
+    out = tmp_path / "world"
+    stale = xr.Dataset({"z500": (("time",), np.zeros(2, np.float32))}, coords={"time": [0, 1]})
+    write_store(out / "prepared" / "world-truth.zarr", {"": stale}, outer="time", key="other")
+    args = ["run", "--quick", "--out", str(out), "--catalog", str(tiny_catalog), "-q"]
+    assert main(args) == 2
+    error = capsys.readouterr().err
+    assert "world-truth.zarr was prepared by another version" in error
+    assert "delete the run folder or choose another --out" in error
+    assert "--overwrite" not in error
+    assert not (out / "models").exists()
 
 
 def test_a_second_run_reuses_what_is_built(quick_run, tiny_catalog):
