@@ -11,8 +11,10 @@ short names, CF units), cached under a folder named by a fingerprint of the sett
 - ``operational``: 31 members from held-out init times (evaluation).
 
 Ensembles start from the truth: an analysis a = x + e0 and members a + e_i, with
-e0, e_i independent draws of the same smooth vorticity perturbation, so that the
-truth and the members are exchangeable (a flat rank histogram in the perfect model).
+e0, e_i independent draws of the same smooth, balanced perturbation (vorticity, the
+geopotential in linear balance with it, and moisture at unchanged relative humidity),
+so that the truth and the members are exchangeable (a flat rank histogram in the
+perfect model, precipitation's included).
 Members replay the truth's known stirring (its innovations come from a generator per
 segment and output interval, see :func:`weather_generator`) and carry their own
 unknown part. With ``model_error`` the ensembles run with a weaker jet, faster drag
@@ -90,7 +92,7 @@ class WorldSettings:
 
     def key(self) -> str:
         return fingerprint(
-            asdict(self), asdict(PROFILES[self.profile]), Physics().as_dict(), MODEL_ERROR, 2
+            asdict(self), asdict(PROFILES[self.profile]), Physics().as_dict(), MODEL_ERROR, 3
         )
 
 
@@ -129,15 +131,20 @@ def _dataset(data: dict[str, np.ndarray], dims: tuple[str, ...], coords: dict) -
 
 
 def _perturbation(
-    model: ShallowWater, batch: int, amplitude: float, generator: torch.Generator
+    model: ShallowWater,
+    spec: torch.Tensor,
+    amplitude: float,
+    generator: torch.Generator,
 ) -> torch.Tensor:
-    """Smooth random vorticity errors (spectral), rms ``amplitude`` on the grid."""
-    noise = model.stirring_noise(batch, generator) / model.physics.stirring * amplitude
-    out = torch.zeros(
-        batch, model.channels, *noise.shape[-2:], dtype=noise.dtype, device=noise.device
-    )
-    out[:, 1] = noise
-    return out
+    """A balanced initial-condition error for each state of ``spec``: smooth random
+    vorticity (spectral, rms ``amplitude`` on the grid) with its balancing geopotential
+    and the moisture that keeps the relative humidity (:meth:`ShallowWater.balanced`).
+
+    Vorticity alone is out of balance: it adjusts by radiating gravity waves whose
+    divergence lifts saturated air, and the members rained more than the truth in the
+    first two days of the perfect-model world (benchmarks/RESULTS.md)."""
+    noise = model.stirring_noise(spec.shape[0], generator) / model.physics.stirring * amplitude
+    return model.balanced(noise, spec)
 
 
 def run_truth(
@@ -228,9 +235,9 @@ def run_ensemble(
         settings.seed * 1000 + COMPONENTS.index(component)
     )
     init_states = states[torch.as_tensor(picks)]
-    analysis = init_states + _perturbation(model, len(picks), settings.perturbation, generator)
+    analysis = init_states + _perturbation(model, init_states, settings.perturbation, generator)
     spec = analysis.repeat_interleave(members, dim=0)
-    spec = spec + _perturbation(model, spec.shape[0], settings.perturbation, generator)
+    spec = spec + _perturbation(model, spec, settings.perturbation, generator)
     forcing = forcings[torch.as_tensor(picks)].repeat_interleave(members, dim=0)
     rain = rains[torch.as_tensor(picks)].repeat_interleave(members, dim=0)
     outputs, accumulations = [spec.clone()], [rain]

@@ -178,6 +178,25 @@ class ShallowWater(torch.nn.Module):
         """Spectral (curl, div) of a grid vector field (..., 2, nlat, nlon)."""
         return self.lap * self.physics.radius * self.vsht(vector)
 
+    def balanced(self, vorticity: torch.Tensor, spec: torch.Tensor) -> torch.Tensor:
+        """A vorticity increment ``vorticity`` (batch, L, M) made into a state increment
+        that does not excite gravity waves: the geopotential from the linear balance
+        equation lap(Phi') = div(f grad psi'), lap(psi') = zeta' (the increment's
+        divergence tendency about rest vanishes; Daley 1991, Atmospheric Data Analysis,
+        sect. 6.2), and a moisture increment that keeps the relative humidity q / q_sat of
+        ``spec``, so that no air is pushed above saturation. Returns (batch, 4, L, M)."""
+        zero = torch.zeros_like(vorticity)
+        # the irrotational wind of a potential psi' is grad(psi'): psi' in the divergence slot
+        grad_psi = self.winds(torch.stack([zero, zero, vorticity], dim=1))
+        coriolis_flux = self.vrtdiv(self.coriolis * grad_psi)[:, 1]
+        phi = self.invlap * coriolis_flux
+        moist_ratio = torch.exp(
+            self.isht(phi) / (self.physics.gravity * self.physics.moisture_height)
+        )
+        q = self.isht(spec[:, 3])
+        moisture = self.sht(q * (moist_ratio - 1.0))
+        return torch.tril(torch.stack([phi, vorticity, zero, moisture], dim=1))
+
     def saturation(self, phi: torch.Tensor) -> torch.Tensor:
         """q_sat (kg m-2) of geopotential ``phi`` on the grid: exponential in the thickness."""
         p = self.physics

@@ -125,6 +125,55 @@ def test_uniform_moisture_is_carried_unchanged():
     assert float(rain.abs().max()) == 0.0
 
 
+def test_balanced_perturbations_excite_no_gravity_waves():
+    """About a flat state at rest the linearised divergence tendency is
+    curl(f u) - lap(Phi'), zero in linear balance: the balanced increment's is a few
+    percent of what its vorticity alone would start (both small enough to be linear)."""
+    model = ShallowWater(32, 64, 1800.0, Physics())
+    generator = torch.Generator().manual_seed(0)
+    rest = model.initial_state(2, generator)
+    rest[:, 1] = 0.0
+    vorticity = model.stirring_noise(2, generator) / model.physics.stirring * 1e-8
+    balanced = model.balanced(vorticity, rest)
+    assert torch.equal(balanced[:, 1], torch.tril(vorticity))
+    alone = torch.zeros_like(balanced)
+    alone[:, 1] = balanced[:, 1]
+    calm = torch.zeros_like(vorticity)
+
+    def divergence_tendency(spec: torch.Tensor) -> float:
+        tendency, _ = model.tendency(spec, calm)
+        return float(model.isht(tendency[:, 2]).pow(2).mean().sqrt())
+
+    assert divergence_tendency(rest + balanced) < 0.05 * divergence_tendency(rest + alone)
+
+
+def test_balanced_perturbations_keep_the_relative_humidity():
+    """The increment's moisture keeps q / q_sat where its height changes q_sat, to the
+    accuracy of the spectral truncation of the product: a tenth of the change the height
+    increment alone would make with q unchanged."""
+    model = ShallowWater(32, 64, 1800.0, Physics())
+    generator = torch.Generator().manual_seed(0)
+    spec = model.initial_state(2, generator)
+    forcing = model.initial_stirring(2, generator)
+    spec, forcing, _ = model.run(spec, forcing, 48 * 6, generator)  # six days: moist weather
+    vorticity = model.stirring_noise(2, generator) / model.physics.stirring * 2e-6
+    increment = model.balanced(vorticity, spec)
+    dry_increment = increment.clone()
+    dry_increment[:, 3] = 0.0
+
+    def humidity(state: torch.Tensor) -> torch.Tensor:
+        grid = model.isht(state)
+        return grid[:, 3] / model.saturation(grid[:, 0])
+
+    def rms(x: torch.Tensor) -> float:
+        return float(x.pow(2).mean().sqrt())
+
+    before = humidity(spec)
+    changed = rms(humidity(spec + dry_increment) - before)
+    assert changed > 0.01  # the height increment matters to saturation
+    assert rms(humidity(spec + increment) - before) < 0.1 * changed
+
+
 def test_precipitation_is_intermittent_heavy_tailed_and_flow_dependent(worlds):
     truth = component(worlds[True], "truth")
     tp = truth.tp.values
