@@ -182,8 +182,8 @@ class ShallowWater(torch.nn.Module):
         """A vorticity increment ``vorticity`` (batch, L, M) made into a state increment
         that does not excite gravity waves: the geopotential from the linear balance
         equation lap(Phi') = div(f grad psi'), lap(psi') = zeta' (the increment's
-        divergence tendency about rest vanishes; Daley 1991, Atmospheric Data Analysis,
-        sect. 6.2), and a moisture increment that keeps the relative humidity q / q_sat of
+        divergence tendency about rest vanishes; e.g. Daley 1991, Atmospheric Data
+        Analysis), and a moisture increment that keeps the relative humidity q / q_sat of
         ``spec``, so that no air is pushed above saturation. Returns (batch, 4, L, M)."""
         zero = torch.zeros_like(vorticity)
         # the irrotational wind of a potential psi' is grad(psi'): psi' in the divergence slot

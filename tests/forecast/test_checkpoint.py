@@ -73,7 +73,9 @@ def test_a_version_1_checkpoint_loads_and_generates_the_members_it_did(
     (init 0, 8 members, leads 24 h and 120 h, 8 sampler steps, seed 0; z500 of the
     first 4 stored) are generated again, bit for bit up to float rounding. When the world
     changed (its second version) the expected members were generated again from its tiny
-    store by the code of e6cc128, which had reproduced the first ones on the first world."""
+    store by the code of e6cc128, which had reproduced the first ones on the first world;
+    when its initial errors became balanced, from the new tiny store by the same script
+    that, run on 5377fa5, reproduced the second world's to the bit (generation unchanged)."""
     folder = VERSION_1 / kind
     raw = json.loads((folder / "config.json").read_text())
     assert "version" not in raw  # the old layout: network settings at the top level
