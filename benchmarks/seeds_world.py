@@ -52,6 +52,12 @@ def main() -> None:
         help="print every variable, not only z500 and the mean over variables",
     )
     parser.add_argument("--out", type=Path, default=Path("runs/seeds_world"))
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace OUT's generated ensemble when it was made from other inputs "
+        "(another checkpoint, inits or leads)",
+    )
     args = parser.parse_args()
     n_inits = open_complete(args.source).sizes["init_time"]
     inits = list(range(n_inits)) if args.inits == "all" else [int(i) for i in args.inits.split(",")]
@@ -64,6 +70,7 @@ def main() -> None:
         members=args.members,
         seeds=args.seeds,
         per_variable=args.per_variable,
+        overwrite=args.overwrite,
     )
 
 
@@ -77,6 +84,7 @@ def evaluate(
     members: int = 64,
     seeds: int = 2,
     per_variable: bool = False,
+    overwrite: bool = False,
 ) -> dict:
     """Generate ``members`` from ``seeds`` seeds at ``inits`` and ``leads``, score them next
     to the seeds, the physics ensemble and the K-seed bounds, print the tables and write
@@ -90,6 +98,7 @@ def evaluate(
         n_seeds=seeds,
         inits=inits,
         leads=leads,
+        overwrite=overwrite,
     )
     seconds = time.perf_counter() - start
     generated = open_complete(path)
