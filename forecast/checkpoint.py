@@ -5,7 +5,7 @@ A checkpoint is a folder:
 - ``model.safetensors``: the EMA weights (what generation uses);
 - ``config.json``: a :class:`Checkpoint` (kind, variables, grid coordinates, residual
   scale, architecture, sampler, the context fields it takes, training step and settings,
-  provenance);
+  provenance, the quantile map fitted after training);
 - ``state.pt`` and ``losses.json``: written by training, for resuming (see
   :mod:`forecast.train`).
 
@@ -29,10 +29,11 @@ from pipelines.errors import DataError, describe
 from pipelines.store import write_json_atomic
 
 from .context import parse_context
+from .quantile_map import QuantileMap
 from .registry import REGISTRY, ModelKind, Sampler
 from .samples import ResidualScale
 
-CHECKPOINT_VERSION = 3  # 3: context fields
+CHECKPOINT_VERSION = 4  # 3: context fields; 4: the quantile map
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,9 @@ class Checkpoint:
     # the forecast.context fields the network takes after the seed statistics (none before 3)
     context: tuple[str, ...] = ()
     static: tuple[str, ...] = ()  # the static fields of the context, in channel order
+    # generated precipitation -> the training targets' distribution (none before 4, or
+    # without precipitation, or trained with --no-quantile-map)
+    quantile_map: QuantileMap | None = None
     version: int = CHECKPOINT_VERSION
 
     @property
@@ -93,6 +97,9 @@ class Checkpoint:
             data=str(raw.get("data", "")),
             context=parse_context(raw.get("context", ())),
             static=tuple(str(name) for name in raw.get("static", ())),
+            quantile_map=(
+                QuantileMap.from_json(raw["quantile_map"]) if raw.get("quantile_map") else None
+            ),
         )
 
 
@@ -120,6 +127,11 @@ def save_checkpoint(folder: Path, model: torch.nn.Module, checkpoint: Checkpoint
     tmp = folder / f"model.safetensors.tmp{os.getpid()}"
     save_file({k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}, str(tmp))
     os.replace(tmp, folder / "model.safetensors")
+    save_config(folder, checkpoint)
+
+
+def save_config(folder: Path, checkpoint: Checkpoint) -> None:
+    """``config.json`` alone (the weights unchanged), written to a temporary file and renamed."""
     write_json_atomic(folder / "config.json", checkpoint.to_json(), indent=1, default=str)
 
 

@@ -2,8 +2,9 @@
 
 For each init time the first K members of the source ensemble are the seeds; N members
 are drawn for every lead time at once in batches of ``batch_size`` samples, turned back
-into physical units with the climatology at valid time (precipitation through its
-transform's inverse, clamped at zero: never negative), and written as one block of
+into physical units with the climatology at valid time (precipitation through the
+checkpoint's quantile map, :mod:`forecast.quantile_map`, and its transform's inverse,
+clamped at zero: never negative), and written as one block of
 the output store. The store protocol of :mod:`pipelines.store` makes it resumable: a
 killed run started again skips finished init times. Each init time draws all its
 starting noise at once from its own generator, seeded by (seed, init index), so the
@@ -28,6 +29,7 @@ from pipelines.store import fingerprint, write_store
 from pipelines.transforms import stacked_from_model_space
 
 from .checkpoint import load_checkpoint
+from .context import ContextFields
 from .distributed import torch_ranks
 from .registry import GenerativeModel, Sampler
 from .samples import StreamedEnsemble, ensemble_context, seed_condition, valid_times
@@ -104,6 +106,44 @@ def generate_init(
     return out
 
 
+def init_members(
+    model: GenerativeModel,
+    ensemble: StreamedEnsemble,
+    init: int,
+    at_leads: list[int],
+    *,
+    n_seeds: int,
+    n_members: int,
+    sampler: Sampler,
+    batch_size: int,
+    scale: np.ndarray,
+    context: ContextFields,
+    seed: int,
+    device: str = "cpu",
+) -> np.ndarray:
+    """Members (lead, member, var, lat, lon) of init time ``init`` at ``at_leads`` in model
+    space, from its first ``n_seeds`` members; drawn from init ``init``'s own stream of
+    ``seed``, so they do not depend on which other init times are generated with it."""
+    generator = torch.Generator(device=device).manual_seed(
+        int(np.random.SeedSequence([seed, init]).generate_state(1)[0])
+    )
+    seed_fields, mean, std = ensemble.seeds(init, at_leads, n_seeds)
+    anomalies = generate_init(
+        model,
+        seed_fields,
+        ensemble.lead_days[at_leads],
+        n_members,
+        steps=sampler.steps,
+        algorithm=sampler.name,
+        batch_size=batch_size,
+        generator=generator,
+        scale=scale,
+        device=device,
+        context=context.at(valid_times(ensemble.coords, init, at_leads), std),
+    )
+    return anomalies * std[:, None] + mean[:, None]
+
+
 def default_batch_size(device: str | torch.device, points: int) -> int:
     """Samples per network call: 64 on a GPU; on a CPU about 65k grid points per call.
 
@@ -132,6 +172,7 @@ def generate(
     device: str = "cpu",
     overwrite: bool = False,
     progress: bool = True,
+    quantile_mapping: bool = True,
 ) -> Path:
     """Generate ``n_members`` members from the first ``n_seeds`` members of each init time
     of ``source`` (``inits``: indices, default all) at each lead time (``leads``:
@@ -141,6 +182,9 @@ def generate(
     ``sde-dpmsolver++``) and its steps (default: the checkpoint's). ``batch_size``: samples
     per network call (default :func:`default_batch_size`); the members do not depend on it.
     ``seed``: the random seed; each init time draws from its own stream.
+    ``quantile_mapping``: put the mapped variables (precipitation) on the distribution the
+    model was trained toward with the checkpoint's :class:`~forecast.quantile_map.QuantileMap`
+    (where it has one; False: the network's values as they come).
     """
     if batch_size is not None and batch_size < 1:
         raise ConfigError(f"the batch size must be at least 1, got {batch_size}")
@@ -172,27 +216,27 @@ def generate(
     # made once; a source without the checkpoint's static fields is refused before any work
     context = ensemble_context(ensemble, trained.context, trained.static, str(source))
 
+    quantile_map = trained.quantile_map if quantile_mapping else None
+
     def make_block(block_info=None) -> np.ndarray:
         i = chosen[block_info[None]["chunk-location"][0]]
-        generator = torch.Generator(device=device).manual_seed(
-            int(np.random.SeedSequence([seed, i]).generate_state(1)[0])
-        )
-        seed_fields, mean, std = ensemble.seeds(i, at_leads, n_seeds)
-        anomalies = generate_init(
+        values = init_members(
             model,
-            seed_fields,
-            ensemble.lead_days[at_leads],
-            n_members,
-            steps=chosen_sampler.steps,
-            algorithm=chosen_sampler.name,
+            ensemble,
+            i,
+            at_leads,
+            n_seeds=n_seeds,
+            n_members=n_members,
+            sampler=chosen_sampler,
             batch_size=batch_size,
-            generator=generator,
             scale=scale,
+            context=context,
+            seed=seed,
             device=device,
-            context=context.at(valid_times(ensemble.coords, i, at_leads), std),
-        )  # (lead, member, var, lat, lon)
-        physical = stacked_from_model_space(anomalies * std[:, None] + mean[:, None], names, 2)
-        return physical[None]  # (1, lead, member, var, lat, lon)
+        )  # (lead, member, var, lat, lon) in model space
+        if quantile_map is not None:
+            quantile_map.apply(values, names, ensemble.lead_days[at_leads], var_axis=2)
+        return stacked_from_model_space(values, names, 2)[None]  # (1, lead, member, ...)
 
     lazy = dask_array.map_blocks(
         make_block,
@@ -231,6 +275,7 @@ def generate(
         "sampler": chosen_sampler.describe(),
         "sampler_name": chosen_sampler.name,
         "sampler_steps": chosen_sampler.steps or 0,
+        "quantile_map": ", ".join(quantile_map.variables) if quantile_map else "none",
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "role": "ensemble_forecast",
     }
@@ -246,6 +291,7 @@ def generate(
         seed,
         # only when it differs from the default, so outputs made before keep their key
         *([chosen_sampler.name] if chosen_sampler.stochastic else []),
+        *([quantile_map.digest()] if quantile_map is not None else []),
     )
     groups = {"": ds}
     source_truth = Path(source) / "truth"

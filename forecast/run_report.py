@@ -86,12 +86,24 @@ def make_report(
     for name in (str(v) for v in truth.data_vars if transform_of(str(v))):
         reference = f"physics {physics.sizes['member']}"
         amounts = {reference: physics[name]}
+        mapped = []
         for model, path in ensembles.items():
-            amounts[model] = open_complete(path)[name]
+            generated = open_complete(path)
+            amounts[model] = generated[name]
+            if name in generated.attrs.get("quantile_map", "").split(", "):
+                mapped.append(model)
+        how = (
+            f" Generated {name} of {', '.join(mapped)} is quantile-mapped onto the "
+            "distribution of the model's training targets (fitted on training init times "
+            "after training; forecast generate --no-quantile-map leaves it as the network "
+            "makes it)."
+            if mapped
+            else ""
+        )
         notes.append(
             f"Amounts of {name} (per accumulation interval, pooled over the held-out init "
             "times, lead times, members and grid points; relative to the physics ensemble):"
-            "\n\n" + amount_table(amounts, reference)
+            f"{how}\n\n" + amount_table(amounts, reference)
         )
     return write_report(
         out,

@@ -30,11 +30,13 @@ from tqdm.auto import tqdm
 from pipelines.errors import ConfigError
 from pipelines.store import write_json_atomic
 
-from .checkpoint import Checkpoint, save_checkpoint
+from .calibration import fit_on_training_data
+from .checkpoint import Checkpoint, load_checkpoint, save_checkpoint, save_config
 from .context import DEFAULT_CONTEXT
 from .diffusion import EDMConfig
 from .distributed import torch_ranks
 from .models import parameter_count
+from .quantile_map import mapped_variables
 from .registry import REGISTRY, Architecture, VAESettings, model_kind
 from .samples import AnomalyEnsemble, SeedsSamples, StreamedEnsemble
 
@@ -83,6 +85,8 @@ class TrainConfig:
     truth_fraction: float | None = None
     seed: int = 0
     checkpoint_every: int = 250
+    # after the last step, fit the quantile map of precipitation (forecast.quantile_map)
+    quantile_map: bool = True
     edm: EDMConfig = field(default_factory=EDMConfig)  # SEEDS models
     vae: VAESettings = field(default_factory=lambda: VAESettings())  # VAE-CRPS
 
@@ -289,8 +293,30 @@ def train(
     bar.close()
     if ranks.main and not (out / "model.safetensors").exists():
         save_checkpoint(out, ema, replace(checkpoint, step=step))
+    if ranks.main and config.quantile_map:
+        _add_quantile_map(out, store, config, device, progress)
     ranks.barrier()  # the checkpoint is complete before any process uses it
     return out
+
+
+def _add_quantile_map(
+    out: Path, store: str | Path, config: TrainConfig, device: str, progress: bool
+) -> None:
+    """Fit the finished checkpoint's quantile map on its training data, unless it has one
+    (a finished run resumed) or nothing to map; the weights stay as they are."""
+    model, trained = load_checkpoint(out, device)
+    if trained.quantile_map is not None or not mapped_variables(trained.variables):
+        return
+    quantile_map = fit_on_training_data(
+        model,
+        trained,
+        store,
+        truth_fraction=config.truth_fraction,
+        seed=config.seed,
+        device=device,
+        progress=progress,
+    )
+    save_config(out, replace(trained, quantile_map=quantile_map))
 
 
 # `reading="auto"`: the store's members as float32 anomalies in memory up to this size

@@ -63,6 +63,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="samples per network call (default: 64 on a GPU; on a CPU 32 at 32x64, 8 at "
         "64x128: about 65k grid points); the members do not depend on it",
     )
+    parser.add_argument(
+        "--no-quantile-map",
+        dest="quantile_map",
+        action="store_false",
+        help="leave generated precipitation as the network makes it (by default the "
+        "checkpoint's quantile map, where it has one, puts it on the distribution of its "
+        "training targets)",
+    )
     parser.add_argument("--seed", type=int, default=0)
     add_device(parser)
     parser.add_argument("--out", type=output_path, default=Path("runs/ensemble.zarr"))
@@ -97,6 +105,7 @@ def run(args: argparse.Namespace) -> int:
         device=args.device,
         overwrite=args.overwrite,
         progress=not args.quiet,
+        quantile_mapping=args.quantile_map,
     )
     if first_process():
         print(f"ensemble: {path} ({time.perf_counter() - start:.0f} s)")

@@ -68,6 +68,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="recompute activations in the backward pass: less memory for more time "
         "(large grids on a GPU)",
     )
+    parser.add_argument(
+        "--no-quantile-map",
+        dest="quantile_map",
+        action="store_false",
+        help="do not fit the quantile map that puts generated precipitation on the training "
+        "targets' distribution after the last step (by default it is fitted on 6 training "
+        "init times and applied by forecast generate)",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
         "--read",
@@ -101,6 +109,7 @@ def run(args: argparse.Namespace) -> int:
         truth_fraction=args.truth_fraction,
         context=parse_context(args.context),
         activation_checkpointing=args.activation_checkpointing or None,
+        quantile_map=args.quantile_map,
     )
     data = args.data or DEFAULT_OUT / "world-reforecast.zarr"
     out = args.out or Path("runs") / args.model
