@@ -51,6 +51,12 @@ def main() -> None:
         action="store_true",
         help="print every variable, not only z500 and the mean over variables",
     )
+    parser.add_argument(
+        "--no-quantile-map",
+        dest="quantile_map",
+        action="store_false",
+        help="generate without the checkpoint's precipitation quantile map",
+    )
     parser.add_argument("--out", type=Path, default=Path("runs/seeds_world"))
     parser.add_argument(
         "--overwrite",
@@ -71,6 +77,7 @@ def main() -> None:
         seeds=args.seeds,
         per_variable=args.per_variable,
         overwrite=args.overwrite,
+        quantile_mapping=args.quantile_map,
     )
 
 
@@ -85,6 +92,7 @@ def evaluate(
     seeds: int = 2,
     per_variable: bool = False,
     overwrite: bool = False,
+    quantile_mapping: bool = True,
 ) -> dict:
     """Generate ``members`` from ``seeds`` seeds at ``inits`` and ``leads``, score them next
     to the seeds, the physics ensemble and the K-seed bounds, print the tables and write
@@ -99,6 +107,7 @@ def evaluate(
         inits=inits,
         leads=leads,
         overwrite=overwrite,
+        quantile_mapping=quantile_mapping,
     )
     seconds = time.perf_counter() - start
     generated = open_complete(path)

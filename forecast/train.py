@@ -30,7 +30,7 @@ from tqdm.auto import tqdm
 from pipelines.errors import ConfigError
 from pipelines.store import write_json_atomic
 
-from .calibration import fit_on_training_data
+from .calibration import FIT_INITS, FIT_MEMBERS, fit_on_training_data
 from .checkpoint import Checkpoint, load_checkpoint, save_checkpoint, save_config
 from .context import DEFAULT_CONTEXT
 from .diffusion import EDMConfig
@@ -41,8 +41,16 @@ from .registry import REGISTRY, Architecture, VAESettings, model_kind
 from .samples import AnomalyEnsemble, SeedsSamples, StreamedEnsemble
 
 BUDGETS: dict[str, dict] = {  # TrainConfig settings per budget
-    # seconds: for tests on the tiny world
-    "tiny": {"steps": 30, "batch_size": 8, "width": 8, "multipliers": (1, 2), "heads": 2},
+    # seconds: for tests on the tiny world (a quantile map from 2 x 2 members: plumbing)
+    "tiny": {
+        "steps": 30,
+        "batch_size": 8,
+        "width": 8,
+        "multipliers": (1, 2),
+        "heads": 2,
+        "quantile_map_inits": 2,
+        "quantile_map_members": 2,
+    },
     # a few minutes on a 2-core CPU for the 32x64 world; four levels (down to 4x8), global
     # attention at the coarsest
     "quick": {"steps": 900, "batch_size": 16, "width": 24, "multipliers": (1, 2, 2, 2)},
@@ -85,8 +93,11 @@ class TrainConfig:
     truth_fraction: float | None = None
     seed: int = 0
     checkpoint_every: int = 250
-    # after the last step, fit the quantile map of precipitation (forecast.quantile_map)
+    # after the last step, fit the quantile map of precipitation (forecast.quantile_map) on
+    # this many training init times and members generated for each
     quantile_map: bool = True
+    quantile_map_inits: int = FIT_INITS
+    quantile_map_members: int = FIT_MEMBERS
     edm: EDMConfig = field(default_factory=EDMConfig)  # SEEDS models
     vae: VAESettings = field(default_factory=lambda: VAESettings())  # VAE-CRPS
 
@@ -312,6 +323,8 @@ def _add_quantile_map(
         trained,
         store,
         truth_fraction=config.truth_fraction,
+        inits=config.quantile_map_inits,
+        members=config.quantile_map_members,
         seed=config.seed,
         device=device,
         progress=progress,
