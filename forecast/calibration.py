@@ -19,8 +19,9 @@ from .quantile_map import QuantileMap, fit_quantile_map, mapped_variables
 from .registry import GenerativeModel
 from .samples import StreamedEnsemble, ensemble_context
 
-# generated members: init times x members x grid points per lead time (at 32 x 64, ~74k
-# values; 6 x 6 member fields per lead cost a SEEDS model ~35 s on 2 CPU cores)
+# generated values per lead time: init times x members x grid points (~74k at 32 x 64,
+# enough for the 0.9995 level; what the fit costs: benchmarks/RESULTS.md, "Precipitation's
+# quantile map")
 FIT_INITS = 6
 FIT_MEMBERS = 6
 FIT_SEEDS = 2  # the seeds generation takes by default
