@@ -57,7 +57,7 @@ def main() -> None:
             n_members=mapped.sizes["member"],
             n_seeds=int(mapped.attrs["seeds"]),
             inits=inits,
-            leads=[f"{int(h)}h" for h in lead_days(mapped["lead_time"].values) * 24],
+            leads=run["settings"]["leads"],
             steps=int(mapped.attrs["sampler_steps"]) or None,
             seed=int(mapped.attrs["seed"]),
             quantile_mapping=False,

@@ -53,6 +53,8 @@ def fit_on_training_data(
     n_seeds = min(FIT_SEEDS, n_member - 1)
     context = ensemble_context(ensemble, trained.context, trained.static, str(store))
     points = len(ensemble.coords["lat"]) * len(ensemble.coords["lon"])
+    batch_size = default_batch_size(device, points)
+    scale = trained.residual_scale.at(ensemble.lead_days[at_leads])
     generated, targets, truths = [], [], []
     with torch.inference_mode():
         for init in tqdm(chosen, desc="quantile map", unit="init", disable=not progress):
@@ -64,19 +66,21 @@ def fit_on_training_data(
                 n_seeds=n_seeds,
                 n_members=members,
                 sampler=trained.sampler,
-                batch_size=default_batch_size(device, points),
-                scale=trained.residual_scale.at(ensemble.lead_days[at_leads]),
+                batch_size=batch_size,
+                scale=scale,
                 context=context,
                 seed=seed,
                 device=device,
             )  # (lead, member, var, lat, lon), model space
             generated.append(_by_lead(values[:, :, mapped]))
+            # one read: the members the targets need (only one when they are all reanalysis),
+            # and the climatology at valid time that turns anomalies back into model space
+            read = n_member if truth_fraction < 1 else 1
+            anomalies, mean, std = ensemble.seeds(int(init), at_leads, read)
             if truth_fraction < 1:
-                anomalies, mean, std = ensemble.seeds(int(init), at_leads, n_member)
                 targets.append(_by_lead((anomalies * std[:, None] + mean[:, None])[:, :, mapped]))
             if truth_fraction > 0:
                 truth = np.stack([ensemble.truth_at(int(init), j) for j in at_leads])
-                _, mean, std = ensemble.seeds(int(init), at_leads, 1)
                 truths.append(_by_lead((truth * std + mean)[:, None, mapped]))
     parts, weights = [], []
     for values, share in ((targets, 1 - truth_fraction), (truths, truth_fraction)):

@@ -51,10 +51,14 @@ def mapped_variables(names: list[str] | tuple[str, ...]) -> list[str]:
 def weighted_quantiles(values: np.ndarray, weights: np.ndarray, levels: np.ndarray) -> np.ndarray:
     """Quantiles at ``levels`` of the distribution giving ``values`` the probabilities
     ``weights`` (summing to 1): the smallest v with F(v) >= level (the inverse of the
-    empirical distribution function, as numpy's ``inverted_cdf``)."""
+    empirical distribution function; numpy's ``inverted_cdf`` up to its rounding of level
+    times n)."""
     order = np.argsort(values, kind="stable")
     cumulative = np.cumsum(weights[order])
-    positions = np.searchsorted(cumulative, np.asarray(levels) * cumulative[-1], side="left")
+    # a summed F(v) falls a rounding error short of a level it equals (k/n summed as k
+    # times 1/n): without the slack a quantile moves to the next order statistic
+    wanted = np.asarray(levels) * cumulative[-1] * (1 - 1e-9)
+    positions = np.searchsorted(cumulative, wanted, side="left")
     return values[order][np.minimum(positions, len(values) - 1)]
 
 

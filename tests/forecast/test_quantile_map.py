@@ -3,6 +3,8 @@ its fit on a store against quantiles computed from the store directly."""
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 import numpy as np
 import pytest
 import torch
@@ -24,6 +26,13 @@ def test_weighted_quantiles_are_numpys_inverted_cdf_and_weights_are_repetitions(
     uniform = np.full(values.size, 1 / values.size)
     expected = np.quantile(values, levels, method="inverted_cdf")
     np.testing.assert_array_equal(weighted_quantiles(values, uniform, levels), expected)
+    # where a level times n is a whole number k, the k-th order statistic exactly (the
+    # float sum of n weights 1/n falls short of k/n by a rounding error)
+    sample = rng.normal(size=100)
+    exact = [int(np.ceil(Fraction(str(p)) * 100)) - 1 for p in LEVELS]
+    np.testing.assert_array_equal(
+        weighted_quantiles(sample, np.full(100, 0.01), levels), np.sort(sample)[exact]
+    )
     # integer weights are repeated values
     counts = rng.integers(1, 4, values.size)
     repeated = np.repeat(values, counts)
