@@ -13,6 +13,8 @@ python benchmarks/world_energy.py
 # K-seed bound, second world"): forecast run's models, then its SEEDS-GEE against the bound
 forecast run
 python benchmarks/quantile_map.py --run runs/world --refit
+python benchmarks/score_in_memory.py --run runs/world --repeats 2
+python benchmarks/report_time.py --run runs/world
 python benchmarks/seeds_world.py --checkpoint runs/world/models/seeds-gee \
     --source runs/world/prepared/world-operational.zarr --inits 0,2,4,6,8,10,12,14 --seeds 2 --per-variable
 # generative models on the world: quick budgets, then all 16 held-out inits, K = 2, N = 64

@@ -33,6 +33,39 @@ def _cyclic(field: xr.DataArray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     )
 
 
+def _edges(centres: np.ndarray) -> np.ndarray:
+    """Cell edges halfway between sorted centres, the two ends half a spacing out."""
+    middle = (centres[1:] + centres[:-1]) / 2
+    return np.concatenate(
+        [
+            [centres[0] - (middle[0] - centres[0])],
+            middle,
+            [centres[-1] + (centres[-1] - middle[-1])],
+        ]
+    )
+
+
+def _global_mesh(field: xr.DataArray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Cell edges in longitude from -180 to 180 and in latitude within the poles, and the
+    values: the cell across 180 degrees split in two, both halves its value.
+
+    A cell that crosses the edge of the map (or the pole) makes cartopy project every
+    such cell polygon by polygon, most of the time a global map takes; with none it
+    draws one mesh.
+    """
+    lon = (field["lon"].values + 180.0) % 360.0 - 180.0
+    order = np.argsort(lon)
+    lon, values = lon[order], field.transpose("lat", "lon").values[:, order]
+    first = (lon[-1] - 360.0 + lon[0]) / 2  # the edge between the last cell and the first
+    lon_edges = np.concatenate([[first], (lon[1:] + lon[:-1]) / 2, [first + 360.0]])
+    if first < -180.0:  # the first cell reaches across -180: its part east of 180 at the end
+        lon_edges = np.concatenate([[-180.0], lon_edges[1:], [180.0]])
+        values = np.concatenate([values, values[:, :1]], axis=1)
+    lat = field["lat"].values
+    lat_edges = np.clip(_edges(lat), -90.0, 90.0) if lat.size > 1 else np.array([-90.0, 90.0])
+    return lon_edges, lat_edges, values
+
+
 def _regional_extent(field: xr.DataArray) -> tuple[float, float, float, float] | None:
     """(west, east, south, north) of a grid that does not cover the globe, cell edges
     included, with west < east across 0 degrees (350..10 is 347.5 to 12.5 + 360); None
@@ -80,8 +113,9 @@ def map_panels(
     extent = _regional_extent(next(iter(fields.values())))
     centre = 0.0 if extent is None else (extent[0] + extent[1]) / 2
     projection = ccrs.Robinson() if extent is None else ccrs.PlateCarree(central_longitude=centre)
+    columns = min(columns, len(names))
     rows = -(-len(names) // columns)
-    figure = Figure(figsize=(4.2 * min(columns, len(names)), 2.9 * rows + 0.6))
+    figure = Figure(figsize=(4.2 * columns, 2.9 * rows + 0.6))
     limits = dict(limits or {})
     shared = [fields[n] for n in names if n not in limits]
     if shared_scale and shared:
@@ -90,11 +124,15 @@ def map_panels(
         limits.update({n: (low, high) for n in names if n not in limits})
     for index, name in enumerate(names):
         axis = figure.add_subplot(rows, columns, index + 1, projection=projection)
-        lon, lat, values = _cyclic(fields[name])
-        if extent is not None:  # longitudes relative to the centre: no seam inside the region
+        if extent is None:
+            lon, lat, values = _global_mesh(fields[name])
+            shading = "flat"
+        else:  # longitudes relative to the centre: no seam inside the region
+            lon, lat, values = _cyclic(fields[name])
             lon = (lon - centre + 180.0) % 360.0 - 180.0 + centre
             order = np.argsort(lon[:-1])
             lon, values = lon[:-1][order], values[:, :-1][:, order]
+            shading = "nearest"
         low, high = limits.get(name, (float(np.nanmin(values)), float(np.nanmax(values))))
         mesh = axis.pcolormesh(
             lon,
@@ -104,7 +142,7 @@ def map_panels(
             cmap=cmap if isinstance(cmap, str) else cmap.get(name, "RdBu_r"),
             vmin=low,
             vmax=high,
-            shading="nearest",
+            shading=shading,
         )
         axis.add_feature(cfeature.COASTLINE.with_scale("110m"), linewidth=0.5)
         if extent is None:

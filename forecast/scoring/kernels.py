@@ -123,17 +123,37 @@ def ensemble_moments(forecast: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.n
     return mean, variance, count
 
 
-def rank_of_obs(forecast: np.ndarray, obs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def rank_of_obs(forecast: np.ndarray, obs: np.ndarray, uniform: np.ndarray) -> np.ndarray:
     """Rank of the observation among the valid members, 0..M; ties broken uniformly at random.
 
-    rank = #{x_i < y} + U, U uniform on {0, ..., #{x_i == y}} (Hamill 2001, Mon. Wea. Rev. 129).
-    NaN members do not count; a point with NaN observation or no valid member gives -1.
+    rank = #{x_i < y} + floor(u (#{x_i == y} + 1)), u ~ U[0, 1) given per point in
+    ``uniform`` (Hamill 2001, Mon. Wea. Rev. 129). NaN members do not count; a point with
+    NaN observation or no valid member gives -1.
     """
     below = np.sum(forecast < obs[..., None], axis=-1)
     ties = np.sum(forecast == obs[..., None], axis=-1)
-    rank = below + np.floor(rng.random(below.shape) * (ties + 1)).astype(np.int64)
+    rank = below + np.floor(uniform * (ties + 1)).astype(np.int64)
     missing = np.isnan(obs) | np.all(np.isnan(forecast), axis=-1)
     return np.where(missing, -1, rank)
+
+
+_GOLDEN_GAMMA = np.uint64(0x9E3779B97F4A7C15)
+
+
+def position_uniform(index: np.ndarray, seed: int) -> np.ndarray:
+    """U[0, 1) draws that depend only on (seed, index): the (index + 1)-th output of
+    SplitMix64 seeded with ``seed`` (Steele et al. 2014, OOPSLA), its top 53 bits.
+
+    A counter-based draw gives each point of a field the same number however the field
+    is chunked (a generator restarted per dask block would repeat its stream in every
+    block, and its numbers would follow the chunking).
+    """
+    with np.errstate(over="ignore"):
+        z = np.uint64(seed % 2**64) + (index.astype(np.uint64) + np.uint64(1)) * _GOLDEN_GAMMA
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        z = z ^ (z >> np.uint64(31))
+    return (z >> np.uint64(11)).astype(np.float64) * 2.0**-53
 
 
 def event_probability(

@@ -169,17 +169,49 @@ def rank_histogram(
     member_dim: str = MEMBER,
     seed: int = 0,
 ) -> XrObj:
-    """Counts of the truth's rank among the members (0..M), ties broken at random with ``seed``."""
+    """Counts of the truth's rank among the members (0..M), ties broken at random with
+    ``seed``: each point's draw is fixed by its position (:func:`kernels.position_uniform`),
+    so the counts do not depend on how the inputs are chunked."""
     members = forecast.sizes[member_dim]
-
-    def ranks(f, o):
-        return kernels.rank_of_obs(f, o, np.random.default_rng(seed))
-
-    rank = apply_kernel(ranks, forecast, truth, member_dim, dtype=np.int64)
+    uniform = _position_uniform(forecast.isel({member_dim: 0}, drop=True), truth, seed=seed)
+    rank = xr.apply_ufunc(
+        kernels.rank_of_obs,
+        _members_whole(forecast, member_dim),
+        truth,
+        uniform,
+        input_core_dims=[[member_dim], [], []],
+        dask="parallelized",
+        output_dtypes=[np.int64],
+        keep_attrs=False,
+    )
     bins = xr.DataArray(
         np.arange(members + 1), dims="rank", coords={"rank": np.arange(members + 1)}
     )
     return (rank == bins).sum([d for d in dims if d in rank.dims])
+
+
+def _position_uniform(*like: XrObj, seed: int) -> xr.DataArray:
+    """U[0, 1) per point of the broadcast of ``like`` (their dims in order of appearance),
+    from the point's flat index; chunked as the inputs are."""
+    zeros = [xr.zeros_like(x, dtype=np.uint64) for x in like]
+    zeros = [
+        z.to_array().isel(variable=0, drop=True) if isinstance(z, xr.Dataset) else z for z in zeros
+    ]
+    template = xr.broadcast(*zeros)[0]
+    index = template.drop_vars(list(template.coords))
+    stride = 1
+    for dim in reversed(index.dims):
+        index = index + xr.DataArray(
+            np.arange(index.sizes[dim], dtype=np.uint64) * np.uint64(stride), dims=dim
+        )
+        stride *= index.sizes[dim]
+    return xr.apply_ufunc(
+        kernels.position_uniform,
+        index.transpose(*template.dims),
+        kwargs={"seed": seed},
+        dask="parallelized",
+        output_dtypes=[np.float64],
+    ).assign_coords(template.coords)
 
 
 def rank_flatness(histogram: XrObj) -> xr.Dataset:

@@ -1,4 +1,5 @@
-"""The whole score table of an ensemble against the truth: one Dataset, lazy until computed.
+"""The whole score table of an ensemble against the truth: one Dataset, lazy until computed
+(variables small enough are scored in memory, see :data:`IN_MEMORY_BYTES`).
 
 Dimensions of the result: ``variable``, ``lead_time``, and, per metric, ``rank``
 (rank histogram), ``event`` (extreme events), ``bin`` (reliability diagrams),
@@ -46,6 +47,11 @@ def headline_events(variable: str) -> list[str]:
     return ["above_2sigma", "below_2sigma"]
 
 
+# A variable whose members, truth and climatology take less than this is scored in memory: its score
+# table is thousands of small xarray operations, and through dask each costs graph
+# building and scheduling, most of the time for a few MB of members
+# (benchmarks/RESULTS.md, "Scoring small ensembles in memory"). Larger ones stay lazy.
+IN_MEMORY_BYTES = 256 * 2**20
 # the variogram score costs (points)^2 per member and case: regions up to this size
 VARIOGRAM_MAX_POINTS = 1024
 # the spherical-harmonic spectrum holds (degrees^2 x latitudes) Legendre values: grids up
@@ -212,12 +218,15 @@ def score_ensemble(
             if percentile_sample is not None and name in percentile_sample
             else None
         )
+        inputs = (forecast[name], truth[name], clim_at, sample)
+        if sum(x.nbytes for x in inputs if x is not None) <= IN_MEMORY_BYTES:
+            inputs = tuple(None if x is None else x.compute() for x in inputs)
         tables.append(
             score_variable(
-                forecast[name],
-                truth[name],
-                clim_at_valid=clim_at,
-                percentile_sample=sample,
+                inputs[0],
+                inputs[1],
+                clim_at_valid=inputs[2],
+                percentile_sample=inputs[3],
                 region=region,
                 seed=seed,
             )

@@ -7,7 +7,13 @@ import scoringrules
 import torch
 from scipy import stats
 
-from forecast.scoring.kernels import brier, crps_ensemble, crps_gaussian, rank_of_obs
+from forecast.scoring.kernels import (
+    brier,
+    crps_ensemble,
+    crps_gaussian,
+    position_uniform,
+    rank_of_obs,
+)
 
 
 def brute_force_crps(members: np.ndarray, obs: float, fair: bool) -> float:
@@ -145,9 +151,33 @@ def test_torch_matches_numpy_and_is_differentiable(estimator):
 def test_rank_ties_are_broken_at_random_uniformly():
     forecast = np.zeros((20000, 3))
     obs = np.zeros(20000)
-    ranks = rank_of_obs(forecast, obs, np.random.default_rng(0))
+    ranks = rank_of_obs(forecast, obs, position_uniform(np.arange(20000), seed=0))
     counts = np.bincount(ranks, minlength=4)
     assert stats.chisquare(counts).pvalue > 1e-3
+
+
+def splitmix64(seed: int, count: int) -> list[int]:
+    """The reference generator, step by step in Python integers (Steele et al. 2014)."""
+    state, out, mask = seed, [], 2**64 - 1
+    for _ in range(count):
+        state = (state + 0x9E3779B97F4A7C15) & mask
+        z = state
+        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & mask
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & mask
+        out.append(z ^ (z >> 31))
+    return out
+
+
+@pytest.mark.parametrize("seed", [0, 1, 12345, 2**63 + 7])
+def test_position_uniform_is_splitmix64_by_index(seed):
+    expected = np.array([(z >> 11) * 2.0**-53 for z in splitmix64(seed, 1000)])
+    got = position_uniform(np.arange(1000), seed=seed)
+    np.testing.assert_array_equal(got, expected)
+    # any index alone gives the same draw: nothing depends on the neighbours or the order
+    np.testing.assert_array_equal(position_uniform(np.array([999, 3]), seed), expected[[999, 3]])
+    if seed == 0:
+        assert splitmix64(0, 1)[0] == 0xE220A8397B1DCDAF  # the published first output
+    assert stats.kstest(position_uniform(np.arange(50_000), seed), "uniform").pvalue > 1e-3
 
 
 def test_fair_brier_against_its_definition():

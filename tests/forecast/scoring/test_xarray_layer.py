@@ -7,7 +7,7 @@ import xarray as xr
 import xskillscore as xs
 
 from forecast import scoring
-from forecast.scoring.kernels import crps_ensemble
+from forecast.scoring.kernels import crps_ensemble, position_uniform
 
 
 def ensemble(seed=0, members=9, init=6, lead=2, n_lat=7, n_lon=12, perfect=True):
@@ -126,6 +126,32 @@ def test_rank_histogram_counts_every_point_with_ties():
         hist.sum("rank") == truth.sizes["init_time"] * truth.sizes["lat"] * truth.sizes["lon"]
     ).all()
     xr.testing.assert_equal(hist, scoring.rank_histogram(forecast, truth, seed=3))
+    assert not hist.equals(scoring.rank_histogram(forecast, truth, seed=4))
+
+
+@pytest.mark.parametrize("chunks", [{"init_time": 1}, {"init_time": 2, "lat": 3, "member": 2}])
+def test_rank_ties_do_not_depend_on_chunking(chunks):
+    """Tied values (dry precipitation, rounded data) take their random rank from their
+    position: the counts of a chunked input equal the in-memory ones, which equal a
+    brute-force count with the same draws."""
+    forecast, truth = ensemble(members=4)
+    forecast, truth = forecast.round(), truth.round()
+    eager = scoring.rank_histogram(forecast, truth, seed=3)
+    lazy = scoring.rank_histogram(
+        forecast.chunk(chunks),
+        truth.chunk({d: c for d, c in chunks.items() if d != "member"}),
+        seed=3,
+    )
+    xr.testing.assert_equal(lazy.compute(), eager)
+    members = np.moveaxis(forecast.transpose(*truth.dims, "member").values, -1, 0)
+    uniform = position_uniform(np.arange(truth.size).reshape(truth.shape), seed=3)
+    below, ties = (members < truth.values).sum(0), (members == truth.values).sum(0)
+    assert ties.sum() > truth.size // 4  # the test is about ties
+    rank = below + np.floor(uniform * (ties + 1)).astype(int)
+    by_lead = [
+        np.bincount(rank[:, i].ravel(), minlength=5) for i in range(truth.sizes["lead_time"])
+    ]
+    np.testing.assert_array_equal(eager.transpose("lead_time", "rank").values, np.array(by_lead))
 
 
 def test_brier_scores_match_xskillscore():
@@ -179,3 +205,20 @@ def test_sigma_and_percentile_thresholds():
     np.testing.assert_allclose(scoring.percentile_threshold(sample, 0.975).values, 1.96, atol=0.05)
     mean, std = sample.mean("time"), sample.std("time")
     np.testing.assert_allclose(scoring.sigma_threshold(mean, std, -2.0).values, -2.0, atol=0.05)
+
+
+def test_small_inputs_are_scored_in_memory_as_the_lazy_path_scores_them(monkeypatch):
+    from forecast.scoring import summary
+
+    forecast, truth = ensemble(members=5)
+    forecast, truth = forecast.round(1), truth.round(1)  # ties, for the rank histogram
+    chunked = (
+        forecast.chunk({"init_time": 2}).to_dataset(),
+        truth.chunk({"init_time": 2}).to_dataset(),
+    )
+    in_memory = summary.score_ensemble(*chunked)
+    assert all(table.chunks is None for table in in_memory.data_vars.values())
+    monkeypatch.setattr(summary, "IN_MEMORY_BYTES", 0)
+    lazy = summary.score_ensemble(*chunked)
+    assert lazy["crps"].chunks is not None
+    xr.testing.assert_allclose(lazy.compute(), in_memory)
