@@ -47,10 +47,11 @@ def headline_events(variable: str) -> list[str]:
     return ["above_2sigma", "below_2sigma"]
 
 
-# A variable whose members, truth and climatology take less than this is scored in memory: its score
-# table is thousands of small xarray operations, and through dask each costs graph
-# building and scheduling, most of the time for a few MB of members
-# (benchmarks/RESULTS.md, "Scoring small ensembles in memory"). Larger ones stay lazy.
+# A variable whose members, truth and climatology take less than this is scored in
+# memory: its score table is thousands of small xarray operations, and through dask each
+# costs graph building and scheduling, most of the time for a few MB of members
+# (benchmarks/RESULTS.md, "Scoring in memory, maps without wrapped cells"). Larger ones
+# stay lazy.
 IN_MEMORY_BYTES = 256 * 2**20
 # the variogram score costs (points)^2 per member and case: regions up to this size
 VARIOGRAM_MAX_POINTS = 1024
