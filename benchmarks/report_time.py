@@ -13,7 +13,6 @@ Run it against two checkouts alternately to compare them (the script is the same
 from __future__ import annotations
 
 import argparse
-import json
 import tempfile
 import time
 from pathlib import Path
@@ -22,7 +21,7 @@ import xarray as xr
 
 import forecast
 from forecast.registry import MODEL_NAMES
-from forecast.run import RunSettings
+from forecast.run import run_record
 from forecast.run_report import make_report
 
 
@@ -30,8 +29,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--run", type=Path, default=Path("runs/world"), help="forecast run folder")
     args = parser.parse_args()
-    record = json.loads((args.run / "run.json").read_text())
-    settings = RunSettings(**{**record["settings"], "leads": tuple(record["settings"]["leads"])})
+    settings, record = run_record(args.run)
     scores = {
         path.stem.removeprefix("scores_").replace("_", " "): xr.load_dataset(path)
         for path in sorted((args.run / "report").glob("scores_*.nc"))

@@ -13,14 +13,13 @@ that the tables agree.
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 
 import numpy as np
 import xarray as xr
 
-from forecast.run import RunSettings, score_all
+from forecast.run import run_record, score_all
 from forecast.scoring import summary
 
 
@@ -29,8 +28,7 @@ def main() -> None:
     parser.add_argument("--run", type=Path, default=Path("runs/world"), help="forecast run folder")
     parser.add_argument("--repeats", type=int, default=2)
     args = parser.parse_args()
-    record = json.loads((args.run / "run.json").read_text())
-    settings = RunSettings(**{**record["settings"], "leads": tuple(record["settings"]["leads"])})
+    settings, record = run_record(args.run)
     ensembles = {p.stem: p for p in sorted((args.run / "ensembles").glob("*.zarr"))}
     operational = args.run / "prepared" / "world-operational.zarr"
     limit = summary.IN_MEMORY_BYTES

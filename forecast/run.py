@@ -186,6 +186,14 @@ def run(
     return report
 
 
+def run_record(out: Path) -> tuple[RunSettings, dict]:
+    """A finished run's settings and its record (``run.json``: settings, stage seconds,
+    held-out inits)."""
+    record = json.loads((out / "run.json").read_text())
+    settings = RunSettings(**{**record["settings"], "leads": tuple(record["settings"]["leads"])})
+    return settings, record
+
+
 def scores_members(scores: dict[str, xr.Dataset], prefix: str) -> int:
     return next(int(t.attrs["members"]) for n, t in scores.items() if n.startswith(prefix))
 

